@@ -1,0 +1,8 @@
+//! Liveness.
+
+use axum::Json;
+
+/// `GET /healthz`: 200 while the process serves requests. Says nothing about versions.
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}

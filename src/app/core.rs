@@ -1,0 +1,59 @@
+//! The opened appliance: config, store, keys and audit log — what both `serve` and the local
+//! CLI (when `serve` is not running) work on.
+
+use std::sync::Arc;
+
+use super::datadir::DataDir;
+use super::init::{initialize, InitError, InitReport};
+use crate::audit::AuditLog;
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::crypto::MasterKey;
+use crate::store::Store;
+
+/// Whether opening may create what is missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// `init` and `serve`: create a missing data dir, key, store or certificate.
+    Initialize,
+    /// Local CLI commands: the data dir must already be initialized.
+    Existing,
+}
+
+/// Everything the services need from the data dir.
+pub struct Core {
+    /// The validated configuration.
+    pub config: Config,
+    /// The data dir's paths.
+    pub dir: DataDir,
+    /// The store.
+    pub store: Arc<Store>,
+    /// The master key.
+    pub master: Arc<MasterKey>,
+    /// The master key version sealed columns use.
+    pub key_version: u32,
+    /// The audit log.
+    pub audit: Arc<AuditLog>,
+    /// The clock.
+    pub clock: SharedClock,
+    /// What init found or made (fingerprints, public key).
+    pub report: InitReport,
+}
+
+impl Core {
+    /// Checks (and in `Initialize` mode completes) the data dir, then opens it.
+    pub fn open(config: Config, clock: SharedClock, mode: OpenMode) -> Result<Self, InitError> {
+        let dir = DataDir::new(&config.data_dir);
+        let opened = initialize(&config, &dir, &clock, mode == OpenMode::Initialize)?;
+        Ok(Self {
+            config,
+            dir,
+            store: Arc::new(opened.store),
+            master: Arc::new(opened.master),
+            key_version: opened.key_version,
+            audit: Arc::new(opened.audit),
+            clock,
+            report: opened.report,
+        })
+    }
+}

@@ -1,0 +1,239 @@
+//! Starting and stopping the appliance.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::{middleware, Router};
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+use super::core::{Core, OpenMode};
+use super::error::AppError;
+use super::{control, notify::notify};
+use crate::api;
+use crate::audit::{AuditContext, AuditEvent};
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::model::Actor;
+use crate::panel::{self, ApplianceInfo, Panel, Templates};
+use crate::web::{self, ConnLimiter, ListenerLimits, Transport, WebPolicy};
+
+/// The bound TCP listeners (bound before `run`, so tests can use port 0).
+pub struct Listeners {
+    /// HTTPS panel and API.
+    pub panel: TcpListener,
+    /// Plain-HTTP redirect.
+    pub redirect: TcpListener,
+}
+
+impl Listeners {
+    /// Binds the addresses in `config`.
+    pub async fn bind(config: &Config) -> Result<Self, AppError> {
+        let bind = |addr: SocketAddr| async move {
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| AppError::Bind { addr, source })
+        };
+        Ok(Self {
+            panel: bind(config.panel_addr).await?,
+            redirect: bind(config.redirect_addr).await?,
+        })
+    }
+}
+
+/// Serves until `shutdown` resolves (with the reason, e.g. `SIGTERM`), then drains and
+/// returns.
+pub async fn run(
+    core: Arc<Core>,
+    listeners: Listeners,
+    shutdown: impl Future<Output = String>,
+) -> Result<(), AppError> {
+    run_until(core, listeners, shutdown, None).await
+}
+
+async fn run_until(
+    core: Arc<Core>,
+    listeners: Listeners,
+    shutdown: impl Future<Output = String>,
+    ready: Option<oneshot::Sender<()>>,
+) -> Result<(), AppError> {
+    let config = &core.config;
+    let templates = Arc::new(Templates::load()?);
+    let (cert, key) = match (&config.tls_cert, &config.tls_key) {
+        (Some(c), Some(k)) => (c.clone(), k.clone()),
+        _ => (core.dir.panel_cert(), core.dir.panel_key()),
+    };
+    let tls = TlsAcceptor::from(web::tls::server_config(&cert, &key)?);
+    let socket_path = core.dir.control_socket();
+    let control_listener = control::bind(&socket_path).await?;
+
+    let panel_state = Arc::new(Panel {
+        templates: Arc::clone(&templates),
+        info: ApplianceInfo {
+            panel_cert_sha256: core.report.panel_cert_sha256.clone(),
+            agent_ca_sha256: core.report.agent_ca_sha256.clone(),
+        },
+    });
+    let https_policy = Arc::new(WebPolicy {
+        allowed_hosts: Some(
+            config
+                .served_names()
+                .iter()
+                .map(|n| n.to_ascii_lowercase())
+                .collect(),
+        ),
+        renderer: templates.clone(),
+    });
+    let https = Router::new()
+        .merge(api::routes())
+        .merge(panel::routes(panel_state))
+        .fallback(|| async { web::HttpError::not_found() })
+        .layer(DefaultBodyLimit::max(web::MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(https_policy, web::harden));
+    let redirect_policy = Arc::new(WebPolicy {
+        allowed_hosts: None,
+        renderer: templates,
+    });
+    let redirect = web::redirect_router(config.public_origin())
+        .layer(middleware::from_fn_with_state(redirect_policy, web::harden));
+
+    let limits = ListenerLimits {
+        handshake_timeout: Duration::from_secs(config.tls_handshake_timeout_secs),
+        header_read_timeout: Duration::from_secs(config.header_read_timeout_secs),
+        idle_timeout: Duration::from_secs(config.idle_timeout_secs),
+        grace: Duration::from_secs(config.shutdown_grace_secs),
+    };
+    let limiter = || ConnLimiter::new(config.max_connections_per_ip, config.max_connections);
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    append(
+        &core,
+        AuditEvent::ApplianceStarted {
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+    )
+    .await?;
+
+    let tasks = vec![
+        tokio::spawn(web::serve(
+            listeners.panel,
+            Transport::Tls(tls),
+            https,
+            limits.clone(),
+            limiter(),
+            stop_rx.clone(),
+        )),
+        tokio::spawn(web::serve(
+            listeners.redirect,
+            Transport::Plain,
+            redirect,
+            limits,
+            limiter(),
+            stop_rx.clone(),
+        )),
+        tokio::spawn(control::serve(
+            control_listener,
+            socket_path,
+            Arc::clone(&core),
+            stop_rx,
+        )),
+    ];
+    notify("READY=1");
+    if let Some(ready) = ready {
+        let _ = ready.send(());
+    }
+    tracing::info!(origin = %core.config.public_origin(), "tundra is serving");
+
+    let reason = shutdown.await;
+    tracing::info!(%reason, "shutting down");
+    notify("STOPPING=1");
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        t.await.map_err(|e| AppError::Task(e.to_string()))?;
+    }
+    append(&core, AuditEvent::ApplianceStopped { reason }).await?;
+    Ok(())
+}
+
+async fn append(core: &Arc<Core>, event: AuditEvent) -> Result<(), AppError> {
+    let core = Arc::clone(core);
+    tokio::task::spawn_blocking(move || {
+        core.audit
+            .append_alone(&core.store, &AuditContext::actor(Actor::System), &event)
+    })
+    .await
+    .map_err(|e| AppError::Task(e.to_string()))??;
+    Ok(())
+}
+
+/// A running appliance started by [`start`].
+pub struct Running {
+    /// Where the HTTPS panel listens.
+    pub panel_addr: SocketAddr,
+    /// Where the redirect listener listens.
+    pub redirect_addr: SocketAddr,
+    /// The opened appliance.
+    pub core: Arc<Core>,
+    stop: oneshot::Sender<String>,
+    task: JoinHandle<Result<(), AppError>>,
+}
+
+impl Running {
+    /// Stops the appliance and waits until it has drained.
+    pub async fn stop(self) -> Result<(), AppError> {
+        let _ = self.stop.send("stop requested".into());
+        self.task.await.map_err(|e| AppError::Task(e.to_string()))?
+    }
+}
+
+/// Opens (initializing if needed) the data dir in `config`, binds its listeners (port 0
+/// works) and runs the appliance in the background.
+pub async fn start(config: Config, clock: SharedClock) -> Result<Running, AppError> {
+    let core = tokio::task::spawn_blocking(move || Core::open(config, clock, OpenMode::Initialize))
+        .await
+        .map_err(|e| AppError::Task(e.to_string()))??;
+    let core = Arc::new(core);
+    let listeners = Listeners::bind(&core.config).await?;
+    let panel_addr = local_addr(&listeners.panel)?;
+    let redirect_addr = local_addr(&listeners.redirect)?;
+    let (stop, stopped) = oneshot::channel::<String>();
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let shutdown = async move {
+        stopped
+            .await
+            .unwrap_or_else(|_| "stop handle dropped".into())
+    };
+    let mut task = tokio::spawn(run_until(
+        Arc::clone(&core),
+        listeners,
+        shutdown,
+        Some(ready_tx),
+    ));
+    tokio::select! {
+        _ = ready_rx => {}
+        done = &mut task => {
+            done.map_err(|e| AppError::Task(e.to_string()))??;
+            return Err(AppError::Task("appliance stopped during start-up".into()));
+        }
+    }
+    Ok(Running {
+        panel_addr,
+        redirect_addr,
+        core,
+        stop,
+        task,
+    })
+}
+
+fn local_addr(l: &TcpListener) -> Result<SocketAddr, AppError> {
+    let addr = l.local_addr().map_err(|source| AppError::Bind {
+        addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+        source,
+    })?;
+    Ok(addr)
+}

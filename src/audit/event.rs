@@ -1,0 +1,91 @@
+//! What can be audited. One enum: the action name, target and details of every record come
+//! from here, so there is no second list of action names to keep in step.
+
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use crate::model::{Actor, TeamId};
+
+/// An auditable event. The serde tag is the record's `action`; the fields are its `detail`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "action", content = "detail")]
+pub enum AuditEvent {
+    /// `tundra init` (or the first `serve`) created the data dir, keys and store.
+    #[serde(rename = "appliance.initialized")]
+    ApplianceInitialized {
+        /// SHA-256 fingerprint of the internal agent CA.
+        agent_ca_sha256: String,
+        /// The audit signing key's public half (hex).
+        audit_public_key: String,
+    },
+    /// `serve` started and is about to accept connections.
+    #[serde(rename = "appliance.started")]
+    ApplianceStarted {
+        /// The binary's version.
+        version: String,
+    },
+    /// `serve` drained and stopped.
+    #[serde(rename = "appliance.stopped")]
+    ApplianceStopped {
+        /// What asked it to stop (e.g. `SIGTERM`).
+        reason: String,
+    },
+}
+
+impl AuditEvent {
+    /// The object acted on, if any.
+    pub fn target(&self) -> Option<String> {
+        match self {
+            AuditEvent::ApplianceInitialized { .. }
+            | AuditEvent::ApplianceStarted { .. }
+            | AuditEvent::ApplianceStopped { .. } => Some("appliance".into()),
+        }
+    }
+
+    /// `(action, detail)` as they appear in the record.
+    pub(super) fn action_and_detail(&self) -> (String, serde_json::Value) {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        let action = v
+            .get("action")
+            .and_then(|a| a.as_str())
+            .unwrap_or("unknown")
+            .to_string();
+        let detail = v
+            .as_object_mut()
+            .and_then(|o| o.remove("detail"))
+            .unwrap_or(serde_json::Value::Null);
+        (action, detail)
+    }
+}
+
+/// Who acted and in which request; shared by every event of one request.
+#[derive(Debug, Clone)]
+pub struct AuditContext {
+    /// Who did it.
+    pub actor: Actor,
+    /// The team it happened in, if any.
+    pub team: Option<TeamId>,
+    /// The HTTP request id (`X-Request-Id`) or similar correlation id.
+    pub request_id: Option<String>,
+    /// The peer's address.
+    pub source_ip: Option<IpAddr>,
+    /// The policy decision that allowed or denied the action.
+    pub policy_result: Option<serde_json::Value>,
+    /// The command text, for command events.
+    pub command: Option<String>,
+}
+
+impl AuditContext {
+    /// A context with only an actor set.
+    pub fn actor(actor: Actor) -> Self {
+        Self {
+            actor,
+            team: None,
+            request_id: None,
+            source_ip: None,
+            policy_result: None,
+            command: None,
+        }
+    }
+}

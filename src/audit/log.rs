@@ -1,0 +1,127 @@
+//! Appending to the chain, reading pages of it and signing its head.
+
+use crate::clock::{rfc3339, SharedClock};
+use crate::crypto::{PublicKey, SigningKey};
+use crate::store::{ReadTx, Store, StoreError, WriteTx};
+
+use super::event::{AuditContext, AuditEvent};
+use super::head::SignedHead;
+use super::record::{decode32, Record, GENESIS_HASH, RECORD_DOMAIN};
+
+/// An audit operation failed; the surrounding transaction must not commit.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("audit record {seq} in the store is unreadable: {detail}")]
+    Corrupt { seq: u64, detail: String },
+}
+
+/// The appliance's audit log: appends signed records and signs heads.
+pub struct AuditLog {
+    key: SigningKey,
+    public: PublicKey,
+    clock: SharedClock,
+}
+
+impl AuditLog {
+    /// An audit log signing with `key` and stamping times from `clock`.
+    pub fn new(key: SigningKey, clock: SharedClock) -> Self {
+        let public = key.public();
+        Self { key, public, clock }
+    }
+
+    /// The key that verifies this log's records and heads.
+    pub fn public_key(&self) -> PublicKey {
+        self.public
+    }
+
+    /// Appends one record for `event` inside `tx`. If this fails, the caller's closure must
+    /// return the error so the whole transaction — the change and its record — is dropped.
+    pub fn append(
+        &self,
+        tx: &mut WriteTx,
+        ctx: &AuditContext,
+        event: &AuditEvent,
+    ) -> Result<Record, AuditError> {
+        let (prev_seq, prev_hash) = match tx.audit_last()? {
+            None => (0, GENESIS_HASH),
+            Some((seq, bytes)) => (seq, stored_hash(seq, &bytes)?),
+        };
+        let (action, detail) = event.action_and_detail();
+        let mut record = Record {
+            seq: prev_seq + 1,
+            ts: rfc3339(self.clock.now()),
+            actor: ctx.actor.clone(),
+            team: ctx.team.clone(),
+            action,
+            target: event.target(),
+            request_id: ctx.request_id.clone(),
+            policy_result: ctx.policy_result.clone(),
+            command: ctx.command.clone(),
+            source_ip: ctx.source_ip.map(|ip| ip.to_string()),
+            detail,
+            prev_hash: hex::encode(prev_hash),
+            hash: String::new(),
+            signature: String::new(),
+        };
+        let hash = crate::crypto::digest::sha3_256(&[&prev_hash, &record.canonical()]);
+        record.hash = hex::encode(hash);
+        record.signature = hex::encode(self.key.sign(RECORD_DOMAIN, &hash));
+        let bytes = serde_json::to_vec(&record).map_err(|e| AuditError::Corrupt {
+            seq: record.seq,
+            detail: e.to_string(),
+        })?;
+        tx.audit_insert(record.seq, &bytes)?;
+        Ok(record)
+    }
+
+    /// Appends one record in a transaction of its own (events with no other change).
+    pub fn append_alone(
+        &self,
+        store: &Store,
+        ctx: &AuditContext,
+        event: &AuditEvent,
+    ) -> Result<Record, AuditError> {
+        store.write(|tx| self.append(tx, ctx, event))
+    }
+
+    /// The signed head: the newest sequence number and hash, signed with the time now.
+    pub fn head(&self, store: &Store) -> Result<SignedHead, AuditError> {
+        let last = store.read(|tx| tx.audit_last())?;
+        let (seq, hash) = match last {
+            None => (0, GENESIS_HASH),
+            Some((seq, bytes)) => (seq, stored_hash(seq, &bytes)?),
+        };
+        Ok(SignedHead::sign(
+            seq,
+            hex::encode(hash),
+            rfc3339(self.clock.now()),
+            &self.key,
+        ))
+    }
+}
+
+/// Up to `limit` stored records after `after`, as JSON lines (without newlines).
+pub fn export_page(tx: &ReadTx, after: u64, limit: usize) -> Result<Vec<String>, AuditError> {
+    tx.audit_after(after, limit)?
+        .into_iter()
+        .map(|(seq, bytes)| {
+            String::from_utf8(bytes).map_err(|e| AuditError::Corrupt {
+                seq,
+                detail: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+fn stored_hash(seq: u64, bytes: &[u8]) -> Result<[u8; 32], AuditError> {
+    let record: Record = serde_json::from_slice(bytes).map_err(|e| AuditError::Corrupt {
+        seq,
+        detail: e.to_string(),
+    })?;
+    decode32(&record.hash).ok_or_else(|| AuditError::Corrupt {
+        seq,
+        detail: "hash is not 64 hex characters".into(),
+    })
+}

@@ -1,0 +1,25 @@
+//! The audit log: an append-only chain of signed records, one per state change or denied
+//! attempt.
+//!
+//! Each record carries `prev_hash` and `hash = SHA3-256(prev_hash ‖ canonical record)`, and an
+//! Ed25519 signature of `hash` by the appliance's audit key. Records are appended inside the
+//! same store write transaction as the change they describe, so if the record cannot be
+//! written the change is not committed either (audit fails closed). An export verifies
+//! offline with only the public key; a signed head (latest seq + hash) lets a saved copy
+//! catch a cut-off tail.
+//!
+//! This module never decides whether an action is allowed; it records what callers did.
+
+mod event;
+mod head;
+mod keys;
+mod log;
+mod record;
+mod verify;
+
+pub use event::{AuditContext, AuditEvent};
+pub use head::SignedHead;
+pub use keys::{load_signing_key, store_signing_key};
+pub use log::{export_page, AuditError, AuditLog};
+pub use record::{Record, GENESIS_HASH};
+pub use verify::{verify_jsonl, Problem, VerifyFailure, VerifyReport};

@@ -1,0 +1,66 @@
+//! The `tundra` command line: one file per command, each with `pub async fn run(…)`.
+
+// The CLI is where output to stdout belongs.
+#![allow(clippy::print_stdout)]
+
+mod audit;
+mod init;
+mod local;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "tundra",
+    version,
+    about = "Self-hosted remote-access appliance: panel, agent rendezvous and signed audit log"
+)]
+pub struct Cli {
+    /// TOML config file (keys as in the README; TUNDRA_* variables override it).
+    #[arg(long, global = true, env = "TUNDRA_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data dir (overrides `data_dir` in the config and TUNDRA_DATA_DIR).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the appliance: HTTPS panel and API, HTTP redirect, control socket.
+    Serve,
+    /// Initialize the data dir: master key, store, certificates, signing keys.
+    Init,
+    /// Export, verify and inspect the signed audit log.
+    #[command(subcommand)]
+    Audit(audit::Command),
+}
+
+/// Runs the parsed command line; the exit code is the command's verdict.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve => serve::run(load_config(&cli.config, &cli.data_dir)?).await,
+        Command::Init => init::run(load_config(&cli.config, &cli.data_dir)?).await,
+        Command::Audit(cmd) => audit::run(cmd, || load_config(&cli.config, &cli.data_dir)).await,
+    }
+}
+
+fn load_config(file: &Option<PathBuf>, data_dir: &Option<PathBuf>) -> anyhow::Result<Config> {
+    let mut config = Config::load(file.as_deref(), std::env::vars())
+        .context("while loading the configuration")?;
+    if let Some(dir) = data_dir {
+        config.data_dir = dir.clone();
+    }
+    Ok(config)
+}

@@ -1,0 +1,79 @@
+//! `TUNDRA_*` environment overrides: one table of keys and how each is parsed.
+
+use super::ConfigError;
+
+/// How an environment value becomes a TOML value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Taken as text.
+    Str,
+    /// A base-10 integer.
+    Int,
+    /// A comma-separated list of text items.
+    List,
+}
+
+/// Every config key with the kind of its value; `TUNDRA_<KEY>` overrides `<key>`.
+/// A unit test keeps this table and [`super::Config`]'s fields identical.
+pub const KEYS: &[(&str, Kind)] = &[
+    ("data_dir", Kind::Str),
+    ("panel_addr", Kind::Str),
+    ("redirect_addr", Kind::Str),
+    ("agent_addr", Kind::Str),
+    ("public_host", Kind::Str),
+    ("public_port", Kind::Int),
+    ("hostnames", Kind::List),
+    ("trusted_agent_cidrs", Kind::List),
+    ("tls_cert", Kind::Str),
+    ("tls_key", Kind::Str),
+    ("min_agent_version", Kind::Str),
+    ("max_connections_per_ip", Kind::Int),
+    ("max_connections", Kind::Int),
+    ("tls_handshake_timeout_secs", Kind::Int),
+    ("header_read_timeout_secs", Kind::Int),
+    ("idle_timeout_secs", Kind::Int),
+    ("shutdown_grace_secs", Kind::Int),
+];
+
+/// `TUNDRA_*` variables that are not config keys but are read elsewhere.
+pub const NON_CONFIG_ENV: &[&str] = &["TUNDRA_LOG", "TUNDRA_CONFIG", "TUNDRA_AGENT_STATE_DIR"];
+
+/// Puts every `TUNDRA_*` variable of `vars` into `table`, refusing unknown ones.
+pub(super) fn overlay(
+    table: &mut toml::Table,
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    for (var, value) in vars {
+        let Some(suffix) = var.strip_prefix("TUNDRA_") else {
+            continue;
+        };
+        if NON_CONFIG_ENV.contains(&var.as_str()) {
+            continue;
+        }
+        let key = suffix.to_ascii_lowercase();
+        let Some((_, kind)) = KEYS.iter().find(|(k, _)| *k == key) else {
+            return Err(ConfigError::UnknownEnv { var, key });
+        };
+        let parsed = match kind {
+            Kind::Str => toml::Value::String(value),
+            Kind::Int => value
+                .trim()
+                .parse::<i64>()
+                .map(toml::Value::Integer)
+                .map_err(|_| ConfigError::BadEnv {
+                    var: var.clone(),
+                    message: format!("{value:?} is not an integer"),
+                })?,
+            Kind::List => toml::Value::Array(
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| toml::Value::String(s.to_string()))
+                    .collect(),
+            ),
+        };
+        table.insert(key, parsed);
+    }
+    Ok(())
+}

@@ -1,0 +1,238 @@
+//! Configuration: a TOML file, then `TUNDRA_*` environment variables, then command-line
+//! flags, validated into one typed [`Config`]. Unknown keys are errors that name the key,
+//! never silently ignored.
+
+mod env;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+pub use env::{Kind, KEYS, NON_CONFIG_ENV};
+
+/// The appliance's configuration. Field docs are the reference for `README.md`'s table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the master key, store and certificates live.
+    pub data_dir: PathBuf,
+    /// HTTPS panel and API listener.
+    pub panel_addr: SocketAddr,
+    /// Plain-HTTP listener that only redirects pages to HTTPS.
+    pub redirect_addr: SocketAddr,
+    /// Agent rendezvous listener (gRPC over mTLS).
+    pub agent_addr: SocketAddr,
+    /// The name users and agents reach the appliance by: used in the certificate, in
+    /// redirects and in enroll commands.
+    pub public_host: String,
+    /// The HTTPS port in public URLs; defaults to the panel listener's port.
+    pub public_port: Option<u16>,
+    /// Further names (DNS or IP) accepted in `Host` and put in the generated certificate.
+    pub hostnames: Vec<String>,
+    /// Source networks allowed to reach the agent port.
+    pub trusted_agent_cidrs: Vec<IpNet>,
+    /// PEM certificate chain for the panel; unset: a generated self-signed certificate.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Agents older than this are told `UPDATE_REQUIRED`.
+    pub min_agent_version: String,
+    /// Concurrent connections one source IP may hold on the panel and redirect listeners.
+    pub max_connections_per_ip: u32,
+    /// Concurrent connections in all on each listener.
+    pub max_connections: u32,
+    /// Seconds a client has to finish the TLS handshake.
+    pub tls_handshake_timeout_secs: u64,
+    /// Seconds a client has to send a complete request head.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a connection may sit with no bytes moving before it is closed.
+    pub idle_timeout_secs: u64,
+    /// Seconds `serve` waits for open requests to finish after SIGTERM.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./tundra-data"),
+            panel_addr: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            redirect_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            agent_addr: SocketAddr::from(([127, 0, 0, 1], 7447)),
+            public_host: "localhost".into(),
+            public_port: None,
+            hostnames: Vec::new(),
+            trusted_agent_cidrs: ["127.0.0.0/8", "::1/128"]
+                .iter()
+                .filter_map(|c| c.parse().ok())
+                .collect(),
+            tls_cert: None,
+            tls_key: None,
+            min_agent_version: env!("CARGO_PKG_VERSION").into(),
+            max_connections_per_ip: 64,
+            max_connections: 10_000,
+            tls_handshake_timeout_secs: 10,
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            shutdown_grace_secs: 10,
+        }
+    }
+}
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("unknown environment variable {var}: there is no config key `{key}`")]
+    UnknownEnv { var: String, key: String },
+    #[error("environment variable {var}: {message}")]
+    BadEnv { var: String, message: String },
+    #[error("config key `{key}`: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+impl Config {
+    /// Loads the embedded defaults, overlaid by `file` (if any), then by the `TUNDRA_*`
+    /// variables in `vars`, and validates the result.
+    pub fn load(
+        file: Option<&Path>,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let (mut table, origin) = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                })?;
+                (table, path.display().to_string())
+            }
+            None => (toml::Table::new(), "(defaults)".to_string()),
+        };
+        env::overlay(&mut table, vars)?;
+        let config =
+            Config::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::Parse {
+                path: origin,
+                message: e.to_string(),
+            })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what types alone cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: String| Err(ConfigError::Invalid { key, message });
+        for name in std::iter::once(&self.public_host).chain(&self.hostnames) {
+            if !valid_host(name) {
+                return invalid(
+                    if *name == self.public_host {
+                        "public_host"
+                    } else {
+                        "hostnames"
+                    },
+                    format!("{name:?} is not a DNS name or IP address"),
+                );
+            }
+        }
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => {
+                return invalid("tls_key", "set tls_cert and tls_key together".into())
+            }
+            (None, Some(_)) => {
+                return invalid("tls_cert", "set tls_cert and tls_key together".into())
+            }
+            _ => {}
+        }
+        if crate::config::parse_version(&self.min_agent_version).is_none() {
+            return invalid(
+                "min_agent_version",
+                format!("{:?} is not a version like 1.2.3", self.min_agent_version),
+            );
+        }
+        for (key, v) in [
+            (
+                "max_connections_per_ip",
+                u64::from(self.max_connections_per_ip),
+            ),
+            ("max_connections", u64::from(self.max_connections)),
+            (
+                "tls_handshake_timeout_secs",
+                self.tls_handshake_timeout_secs,
+            ),
+            ("header_read_timeout_secs", self.header_read_timeout_secs),
+            ("idle_timeout_secs", self.idle_timeout_secs),
+        ] {
+            if v == 0 {
+                return invalid(key, "must be greater than 0".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// The HTTPS origin users reach, e.g. `https://localhost:8443`.
+    pub fn public_origin(&self) -> String {
+        let port = self.public_port.unwrap_or(self.panel_addr.port());
+        let host = if self.public_host.contains(':') {
+            format!("[{}]", self.public_host)
+        } else {
+            self.public_host.clone()
+        };
+        if port == 443 {
+            format!("https://{host}")
+        } else {
+            format!("https://{host}:{port}")
+        }
+    }
+
+    /// Every name the panel answers to and its generated certificate covers.
+    pub fn served_names(&self) -> Vec<String> {
+        let mut names = vec![self.public_host.clone()];
+        for n in self
+            .hostnames
+            .iter()
+            .map(String::as_str)
+            .chain(["localhost", "127.0.0.1", "::1"])
+        {
+            if !names.iter().any(|m| m.eq_ignore_ascii_case(n)) {
+                names.push(n.to_string());
+            }
+        }
+        names
+    }
+}
+
+/// Parses `major.minor.patch` (a pre-release suffix after `-` is ignored).
+pub fn parse_version(v: &str) -> Option<(u64, u64, u64)> {
+    let core = v.split(['-', '+']).next()?;
+    let mut parts = core.split('.').map(|p| p.parse::<u64>().ok());
+    let out = (parts.next()??, parts.next()??, parts.next()??);
+    parts.next().is_none().then_some(out)
+}
+
+fn valid_host(name: &str) -> bool {
+    if name.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
+#[cfg(test)]
+mod tests;

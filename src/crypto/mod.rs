@@ -1,0 +1,19 @@
+//! Crypto primitives: the master key, column sealing, digests, signatures, randomness and
+//! X.509 material.
+//!
+//! `crypto` uses nothing internal: it is the bottom of the dependency graph, so every
+//! guarantee here can be reviewed on its own. It never logs key material; secrets travel in
+//! [`Secret`], which redacts and zeroizes.
+
+pub mod digest;
+pub mod master_key;
+pub mod random;
+pub mod seal;
+pub mod secret;
+pub mod sign;
+pub mod x509;
+
+pub use master_key::{MasterKey, MasterKeyError};
+pub use seal::{ColumnSealer, SealError};
+pub use secret::{ct_eq, Secret};
+pub use sign::{PublicKey, SignatureError, SigningKey};

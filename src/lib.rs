@@ -1,0 +1,36 @@
+//! Tundra: a self-hosted remote-access appliance in one binary.
+//!
+//! # Layout
+//!
+//! Dependencies point one way, down this list: a module may use the rows above it, never
+//! below. `tests/it/architecture.rs` fails the build on an edge against it.
+//!
+//! | row | module | owns |
+//! |---|---|---|
+//! | 0 | [`model`] | plain ids and actors |
+//! | 0 | [`clock`] | the only reader of wall time; a [`clock::Clock`] everything else takes |
+//! | 0 | [`proto`] | versioned messages shared with local and remote clients |
+//! | 0 | [`crypto`] | master key, column sealing, digests, signatures, X.509 (uses nothing internal) |
+//! | 1 | [`config`] | TOML + `TUNDRA_*` env validated into a typed [`config::Config`] |
+//! | 1 | [`store`] | redb with typed tables and transactions, schema version, migrations |
+//! | 2 | [`audit`] | the chained, signed audit log: append, export, head, offline verify |
+//! | 2 | [`fleet`] | the internal agent CA |
+//! | 4 | [`web`] | HTTPS/HTTP listeners, TLS, security headers, limits, error rendering (no features) |
+//! | 4 | [`panel`] | server-rendered pages and embedded assets |
+//! | 4 | [`api`] | JSON endpoints |
+//! | 5 | [`app`] | composition root: opens the data dir, wires routers, runs and shuts down |
+//! | 5 | [`cli`] | clap commands, one file each |
+
+pub mod api;
+pub mod app;
+pub mod audit;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod fleet;
+pub mod model;
+pub mod panel;
+pub mod proto;
+pub mod store;
+pub mod web;

@@ -1,0 +1,52 @@
+//! Schema versions and forward migrations.
+
+use super::{Store, StoreError, WriteTx};
+
+/// The schema version this binary writes.
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// One forward step: `run` moves a store from `to - 1` to `to`.
+pub struct Migration {
+    /// The version after this step.
+    pub to: u64,
+    /// What the step changes, for the log.
+    pub what: &'static str,
+    /// The change itself; it runs in the same transaction that records the new version.
+    pub run: fn(&mut WriteTx) -> Result<(), StoreError>,
+}
+
+/// Every migration, in order. Version 1 is the first schema, so there are none yet.
+pub const MIGRATIONS: &[Migration] = &[];
+
+/// Applies each migration above `found` up to `target`, one transaction per step, so a crash
+/// leaves the store at a whole version.
+pub(super) fn run(
+    store: &Store,
+    found: u64,
+    migrations: &[Migration],
+    target: u64,
+) -> Result<(), StoreError> {
+    let mut version = found;
+    for m in migrations.iter().filter(|m| m.to > found && m.to <= target) {
+        if m.to != version + 1 {
+            return Err(StoreError::Corrupt {
+                what: "migration list".into(),
+                detail: format!("no step from version {version} to {}", m.to),
+            });
+        }
+        store.write(|tx| {
+            tx.create_all_tables()?;
+            (m.run)(tx)?;
+            tx.set_schema_version(m.to)
+        })?;
+        tracing::info!(from = version, to = m.to, what = m.what, "store migrated");
+        version = m.to;
+    }
+    if version != target {
+        return Err(StoreError::Corrupt {
+            what: "migration list".into(),
+            detail: format!("store is at version {version}, binary expects {target}"),
+        });
+    }
+    Ok(())
+}

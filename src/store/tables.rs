@@ -1,0 +1,127 @@
+//! Table definitions and the typed accessors on [`ReadTx`] and [`WriteTx`].
+//!
+//! Values that hold secrets are stored as sealed bytes (see `crypto::seal`); this module
+//! never sees their plaintext.
+
+use redb::{ReadableTable, TableDefinition};
+
+use super::{ReadTx, StoreError, WriteTx};
+
+const SCHEMA: TableDefinition<&str, u64> = TableDefinition::new("schema");
+/// Audit records by sequence number; the value is the record's JSON.
+const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_log");
+/// Appliance-wide secrets (agent CA key, audit signing key), sealed.
+const SECRETS: TableDefinition<&str, &[u8]> = TableDefinition::new("appliance_secrets");
+/// Appliance-wide public material (certificates, public keys).
+const PUBLIC: TableDefinition<&str, &[u8]> = TableDefinition::new("appliance_public");
+
+const VERSION_KEY: &str = "version";
+
+fn last<T: ReadableTable<u64, &'static [u8]>>(t: &T) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+    Ok(t.last()?.map(|(k, v)| (k.value(), v.value().to_vec())))
+}
+
+fn get_bytes<T: ReadableTable<&'static str, &'static [u8]>>(
+    t: &T,
+    key: &str,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(t.get(key)?.map(|v| v.value().to_vec()))
+}
+
+impl WriteTx {
+    /// Creates every table this schema version has (idempotent).
+    pub fn create_all_tables(&mut self) -> Result<(), StoreError> {
+        self.tx.open_table(SCHEMA)?;
+        self.tx.open_table(AUDIT)?;
+        self.tx.open_table(SECRETS)?;
+        self.tx.open_table(PUBLIC)?;
+        Ok(())
+    }
+
+    /// Records the schema version.
+    pub fn set_schema_version(&mut self, v: u64) -> Result<(), StoreError> {
+        self.tx.open_table(SCHEMA)?.insert(VERSION_KEY, v)?;
+        Ok(())
+    }
+
+    /// The newest audit record.
+    pub fn audit_last(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        last(&self.tx.open_table(AUDIT)?)
+    }
+
+    /// Appends an audit record; the caller chains `seq` to [`WriteTx::audit_last`].
+    pub fn audit_insert(&mut self, seq: u64, record: &[u8]) -> Result<(), StoreError> {
+        let mut t = self.tx.open_table(AUDIT)?;
+        if t.get(seq)?.is_some() {
+            return Err(StoreError::Corrupt {
+                what: format!("audit record {seq}"),
+                detail: "sequence number already used".into(),
+            });
+        }
+        t.insert(seq, record)?;
+        Ok(())
+    }
+
+    /// Stores a sealed appliance secret under `name`.
+    pub fn put_secret(&mut self, name: &str, sealed: &[u8]) -> Result<(), StoreError> {
+        self.tx.open_table(SECRETS)?.insert(name, sealed)?;
+        Ok(())
+    }
+
+    /// Stores public appliance material under `name`.
+    pub fn put_public(&mut self, name: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.tx.open_table(PUBLIC)?.insert(name, value)?;
+        Ok(())
+    }
+
+    /// A sealed appliance secret.
+    pub fn secret(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        get_bytes(&self.tx.open_table(SECRETS)?, name)
+    }
+
+    /// Public appliance material.
+    pub fn public(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        get_bytes(&self.tx.open_table(PUBLIC)?, name)
+    }
+}
+
+impl ReadTx {
+    /// The schema version the store was written with.
+    pub fn schema_version(&self) -> Result<u64, StoreError> {
+        let t = self.tx.open_table(SCHEMA).map_err(|e| match e {
+            redb::TableError::TableDoesNotExist(_) => StoreError::NoSchema,
+            other => other.into(),
+        })?;
+        let v = t.get(VERSION_KEY)?.map(|v| v.value());
+        v.ok_or(StoreError::NoSchema)
+    }
+
+    /// Up to `limit` audit records with sequence numbers above `after`, in order.
+    pub fn audit_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let t = self.tx.open_table(AUDIT)?;
+        let mut out = Vec::new();
+        let Some(start) = after.checked_add(1) else {
+            return Ok(out);
+        };
+        for row in t.range(start..)?.take(limit) {
+            let (k, v) = row?;
+            out.push((k.value(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// The newest audit record.
+    pub fn audit_last(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        last(&self.tx.open_table(AUDIT)?)
+    }
+
+    /// A sealed appliance secret.
+    pub fn secret(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        get_bytes(&self.tx.open_table(SECRETS)?, name)
+    }
+
+    /// Public appliance material.
+    pub fn public(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        get_bytes(&self.tx.open_table(PUBLIC)?, name)
+    }
+}
