@@ -191,14 +191,17 @@ impl Running {
     }
 }
 
-/// Opens (initializing if needed) the data dir in `config`, binds its listeners (port 0
-/// works) and runs the appliance in the background.
-pub async fn start(config: Config, clock: SharedClock) -> Result<Running, AppError> {
+/// Opens (initializing if needed) the data dir in `config` and runs the appliance in the
+/// background on `listeners` (which tests bind to port 0); returns once it is ready.
+pub async fn start(
+    config: Config,
+    clock: SharedClock,
+    listeners: Listeners,
+) -> Result<Running, AppError> {
     let core = tokio::task::spawn_blocking(move || Core::open(config, clock, OpenMode::Initialize))
         .await
         .map_err(|e| AppError::Task(e.to_string()))??;
     let core = Arc::new(core);
-    let listeners = Listeners::bind(&core.config).await?;
     let panel_addr = local_addr(&listeners.panel)?;
     let redirect_addr = local_addr(&listeners.redirect)?;
     let (stop, stopped) = oneshot::channel::<String>();

@@ -107,7 +107,7 @@ pub struct VerifyReport {
 
 struct Parsed {
     line: usize,
-    record: Record,
+    seq: u64,
     hash: [u8; 32],
     sig: [u8; 64],
 }
@@ -128,29 +128,29 @@ pub fn verify_jsonl(
     let mut state = Chain::default();
     let mut lines = input.lines().enumerate();
     loop {
-        let mut chunk = Vec::with_capacity(CHUNK);
-        let mut structural: Option<VerifyFailure> = None;
+        // Parse a chunk first, so a jump in sequence numbers can look ahead to tell a
+        // reordered record from a dropped one.
+        let mut raw: Vec<(usize, Result<Record, String>)> = Vec::with_capacity(CHUNK);
         for (i, line) in lines.by_ref() {
-            let line_no = i + 1;
-            let text = match line {
-                Ok(t) => t,
-                Err(e) => {
-                    structural = Some(fail(None, line_no, Problem::Malformed(e.to_string())));
-                    break;
-                }
-            };
-            if text.trim().is_empty() {
-                continue;
+            match line {
+                Ok(t) if t.trim().is_empty() => continue,
+                Ok(t) => raw.push((i + 1, serde_json::from_str(&t).map_err(|e| e.to_string()))),
+                Err(e) => raw.push((i + 1, Err(e.to_string()))),
             }
-            match state.check(line_no, &text, head) {
-                Ok(p) => chunk.push(p),
+            if raw.len() == CHUNK {
+                break;
+            }
+        }
+        let full = raw.len() == CHUNK;
+        let mut chunk = Vec::with_capacity(raw.len());
+        let mut structural = None;
+        for p in 0..raw.len() {
+            match state.check(&raw, p, head) {
+                Ok(parsed) => chunk.push(parsed),
                 Err(f) => {
                     structural = Some(f);
                     break;
                 }
-            }
-            if chunk.len() == CHUNK {
-                break;
             }
         }
         // A bad signature earlier in the file wins over a structural problem after it.
@@ -160,7 +160,7 @@ pub fn verify_jsonl(
         if let Some(f) = structural {
             return Err(f);
         }
-        if chunk.len() < CHUNK {
+        if !full {
             break;
         }
     }
@@ -179,14 +179,18 @@ fn fail(seq: Option<u64>, line: usize, problem: Problem) -> VerifyFailure {
 }
 
 impl Chain {
+    /// Checks record `p` of the chunk `raw` against the chain so far.
     fn check(
         &mut self,
-        line: usize,
-        text: &str,
+        raw: &[(usize, Result<Record, String>)],
+        p: usize,
         head: Option<&SignedHead>,
     ) -> Result<Parsed, VerifyFailure> {
-        let record: Record = serde_json::from_str(text)
-            .map_err(|e| fail(None, line, Problem::Malformed(e.to_string())))?;
+        let (line, parsed) = &raw[p];
+        let line = *line;
+        let record = parsed
+            .as_ref()
+            .map_err(|e| fail(None, line, Problem::Malformed(e.clone())))?;
         let seq = record.seq;
         let f = |p| fail(Some(seq), line, p);
         let hash = record
@@ -213,11 +217,22 @@ impl Chain {
                 if seq <= prev_seq {
                     return Err(f(Problem::Reordered { after: prev_seq }));
                 }
-                if seq > prev_seq + 1 {
-                    return Err(f(Problem::Dropped {
-                        from: prev_seq + 1,
-                        to: seq - 1,
-                    }));
+                let expected = prev_seq + 1;
+                if seq > expected {
+                    let later = raw[p + 1..]
+                        .iter()
+                        .find(|(_, r)| r.as_ref().is_ok_and(|r| r.seq == expected));
+                    return Err(match later {
+                        Some((later_line, _)) => fail(
+                            Some(expected),
+                            *later_line,
+                            Problem::Reordered { after: seq },
+                        ),
+                        None => f(Problem::Dropped {
+                            from: expected,
+                            to: seq - 1,
+                        }),
+                    });
                 }
                 if computed == hash && record.prev_hash != hex::encode(prev_hash) {
                     return Err(f(Problem::ChainBroken));
@@ -238,7 +253,7 @@ impl Chain {
         self.prev = Some((seq, hash));
         Ok(Parsed {
             line,
-            record,
+            seq,
             hash,
             sig,
         })
@@ -289,7 +304,7 @@ fn first_bad_signature(chunk: &[Parsed], key: &PublicKey) -> Option<VerifyFailur
     });
     let i = bad.into_iter().min()?;
     let p = &chunk[i];
-    Some(fail(Some(p.record.seq), p.line, Problem::BadSignature))
+    Some(fail(Some(p.seq), p.line, Problem::BadSignature))
 }
 
 /// Index of the first bad signature in `part`, batch-verified 128 at a time.

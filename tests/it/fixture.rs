@@ -1,0 +1,169 @@
+//! Starts the real appliance in-process and hands back clients for it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::Arc;
+
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use tundra::app::{self, Listeners, Running};
+use tundra::clock::{ManualClock, SharedClock};
+use tundra::config::Config;
+
+/// A running appliance on ephemeral ports with a temp data dir.
+pub struct Appliance {
+    pub running: Option<Running>,
+    pub panel: SocketAddr,
+    pub redirect: SocketAddr,
+    pub config: Config,
+    #[allow(dead_code)] // for tests that move time (identity, fleet)
+    pub clock: Arc<ManualClock>,
+    /// Holds the temp dir until the appliance is dropped.
+    pub tmp: TempDir,
+}
+
+/// A config for a temp dir with every listener on port 0.
+pub fn test_config(tmp: &Path) -> Config {
+    Config {
+        data_dir: tmp.join("data"),
+        panel_addr: "127.0.0.1:0".parse().unwrap(),
+        redirect_addr: "127.0.0.1:0".parse().unwrap(),
+        agent_addr: "127.0.0.1:0".parse().unwrap(),
+        shutdown_grace_secs: 2,
+        ..Config::default()
+    }
+}
+
+impl Appliance {
+    /// Starts an appliance with the default test config.
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts an appliance after `tweak` adjusted its config.
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut config = test_config(tmp.path());
+        tweak(&mut config);
+        Self::start_in(tmp, config).await
+    }
+
+    /// Starts an appliance on `config` (its data dir may already be initialized).
+    pub async fn start_in(tmp: TempDir, mut config: Config) -> Self {
+        let panel = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let redirect = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let panel_addr = panel.local_addr().unwrap();
+        let redirect_addr = redirect.local_addr().unwrap();
+        config.panel_addr = panel_addr;
+        config.redirect_addr = redirect_addr;
+        config.public_port = Some(panel_addr.port());
+        let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
+        let shared: SharedClock = clock.clone();
+        let running = app::start(config.clone(), shared, Listeners { panel, redirect })
+            .await
+            .unwrap();
+        Self {
+            running: Some(running),
+            panel: panel_addr,
+            redirect: redirect_addr,
+            config,
+            clock,
+            tmp,
+        }
+    }
+
+    /// Stops the appliance (draining) and keeps the data dir for inspection or a restart.
+    pub async fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await.unwrap();
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.config.data_dir.clone()
+    }
+
+    /// `https://localhost:PORT{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("https://localhost:{}{path}", self.panel.port())
+    }
+
+    /// The panel certificate (PEM) the appliance generated.
+    pub fn cert_pem(&self) -> Vec<u8> {
+        std::fs::read(self.data_dir().join("panel-cert.pem")).unwrap()
+    }
+
+    /// An HTTPS client that trusts only the appliance's certificate and resolves
+    /// `localhost` to its panel listener.
+    pub fn client(&self) -> reqwest::Client {
+        self.client_builder().build().unwrap()
+    }
+
+    /// Like [`Appliance::client`] but HTTP/1.1 only (so a `Host` header can be forged).
+    pub fn http1_client(&self) -> reqwest::Client {
+        self.client_builder().http1_only().build().unwrap()
+    }
+
+    fn client_builder(&self) -> reqwest::ClientBuilder {
+        let cert = reqwest::Certificate::from_pem(&self.cert_pem()).unwrap();
+        reqwest::Client::builder()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(cert)
+            .resolve("localhost", self.panel)
+            .redirect(reqwest::redirect::Policy::none())
+    }
+
+    /// Runs the real `tundra` binary against this appliance's data dir.
+    pub async fn cli(&self, args: &[&str]) -> Output {
+        tundra_cli(&self.data_dir(), args).await
+    }
+}
+
+/// Runs the `tundra` binary with `--data-dir DIR` and `args`.
+pub async fn tundra_cli(data_dir: &Path, args: &[&str]) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_tundra"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env("TUNDRA_LOG", "warn")
+        .output()
+        .await
+        .unwrap()
+}
+
+/// Text of a command's stdout.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Text of a command's stderr.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The headers SPEC §4 puts on every HTTPS response.
+pub fn assert_security_headers(res: &reqwest::Response) {
+    let h = res.headers();
+    let get = |n: &str| {
+        h.get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_else(|| panic!("{} {}: header {n} missing", res.status(), res.url()))
+            .to_string()
+    };
+    assert_eq!(
+        get("strict-transport-security"),
+        "max-age=31536000; includeSubDomains"
+    );
+    assert_eq!(
+        get("content-security-policy"),
+        "default-src 'self'; frame-ancestors 'none'; form-action 'self'; object-src 'none'; \
+         base-uri 'none'"
+    );
+    assert_eq!(get("x-content-type-options"), "nosniff");
+    assert_eq!(get("referrer-policy"), "no-referrer");
+    assert_eq!(get("x-frame-options"), "DENY");
+    assert!(get("permissions-policy").contains("camera=()"));
+    assert_eq!(get("x-request-id").len(), 32);
+    assert!(h.get("server").is_none(), "no Server header");
+}

@@ -1,0 +1,21 @@
+//! The integration suite: one binary, one module per area. Tests start the real appliance
+//! in-process on 127.0.0.1:0 (see `fixture`) and drive it through its real interfaces.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
+
+mod architecture;
+mod audit_chain;
+mod cli_local;
+mod config_errors;
+mod fixture;
+mod http_surface;
+mod init_and_refusals;
+mod lifecycle;
+mod limits;
+mod redirect;
+mod tls;
