@@ -42,11 +42,12 @@ pub fn load_signing_key(
                 "{e}; is this the master key that initialized this data dir?"
             ))
         })?;
-    let seed: [u8; 32] = seed
-        .expose()
-        .as_slice()
-        .try_into()
-        .map_err(|_| corrupt("wrong length".into()))?;
+    let seed: zeroize::Zeroizing<[u8; 32]> = zeroize::Zeroizing::new(
+        seed.expose()
+            .as_slice()
+            .try_into()
+            .map_err(|_| corrupt("wrong length".into()))?,
+    );
     let key = SigningKey::from_seed(&seed);
     let public = tx
         .public(PUBLIC_NAME)?

@@ -10,9 +10,11 @@ use std::io::BufRead;
 use crate::crypto::{sign::signature_from_hex, PublicKey};
 
 use super::head::SignedHead;
-use super::record::{Record, GENESIS_HASH, RECORD_DOMAIN};
+use super::record::{decode32, Record, GENESIS_HASH, RECORD_DOMAIN};
 
 const CHUNK: usize = 16_384;
+/// Signatures per batch equation: large batches amortize the multiscalar multiplication.
+const BATCH: usize = 1024;
 
 /// What is wrong with a record (or the log as a whole).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,11 +107,84 @@ pub struct VerifyReport {
     pub head_checked: bool,
 }
 
-struct Parsed {
+/// One line, parsed and checked on its own (hash recomputed) by a worker thread.
+struct Item {
     line: usize,
+    record: Result<Checked, String>,
+}
+
+/// What the sequential pass needs of a record that parsed.
+struct Checked {
     seq: u64,
+    prev_hash: String,
     hash: [u8; 32],
+    hash_hex: String,
+    computed: [u8; 32],
     sig: [u8; 64],
+}
+
+fn check_alone(line: usize, text: &str) -> Item {
+    Item {
+        line,
+        record: check_as_written(text).map_or_else(|| check_parsed(text), Ok),
+    }
+}
+
+/// The fields a record's own hash and signature are checked with, borrowed from the line.
+#[derive(serde::Deserialize)]
+struct Signed<'a> {
+    seq: u64,
+    #[serde(borrow)]
+    prev_hash: &'a str,
+    #[serde(borrow)]
+    hash: &'a str,
+    #[serde(borrow)]
+    signature: &'a str,
+}
+
+/// Fast path for a line exactly as the appliance wrote it: the record's canonical encoding
+/// is the line up to its closing `,"hash":…,"signature":…}` suffix, so it is hashed in place
+/// instead of being parsed and re-serialized. Anything else (a reformatted line, an edit, a
+/// malformed value) returns `None` and takes the full path, which decides what is wrong.
+fn check_as_written(text: &str) -> Option<Checked> {
+    let s: Signed = serde_json::from_str(text).ok()?;
+    let suffix = format!(
+        ",\"hash\":\"{}\",\"signature\":\"{}\"}}",
+        s.hash, s.signature
+    );
+    let body = text.strip_suffix(&suffix)?;
+    let prev = decode32(s.prev_hash)?;
+    let hash = decode32(s.hash)?;
+    let computed = crate::crypto::digest::sha3_256(&[&prev, body.as_bytes(), b"}"]);
+    if computed != hash {
+        return None;
+    }
+    Some(Checked {
+        seq: s.seq,
+        prev_hash: s.prev_hash.to_string(),
+        hash,
+        hash_hex: s.hash.to_string(),
+        computed,
+        sig: signature_from_hex(s.signature).ok()?,
+    })
+}
+
+/// Full path: parse every field (unknown fields refused) and recompute the canonical hash.
+fn check_parsed(text: &str) -> Result<Checked, String> {
+    let record: Record = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let hash = record.hash_bytes().ok_or("hash is not 64 hex characters")?;
+    let sig = signature_from_hex(&record.signature).map_err(|e| e.to_string())?;
+    let computed = record
+        .compute_hash()
+        .ok_or("prev_hash is not 64 hex characters")?;
+    Ok(Checked {
+        seq: record.seq,
+        prev_hash: record.prev_hash,
+        hash,
+        hash_hex: record.hash,
+        computed,
+        sig,
+    })
 }
 
 /// Verifies a JSONL export with the audit public key, and against `head` if given.
@@ -125,39 +200,43 @@ pub fn verify_jsonl(
             problem: Problem::BadHeadSignature,
         })?;
     }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut state = Chain::default();
     let mut lines = input.lines().enumerate();
     loop {
-        // Parse a chunk first, so a jump in sequence numbers can look ahead to tell a
-        // reordered record from a dropped one.
-        let mut raw: Vec<(usize, Result<Record, String>)> = Vec::with_capacity(CHUNK);
+        let mut raw: Vec<(usize, String)> = Vec::with_capacity(CHUNK);
+        let mut read_error = None;
         for (i, line) in lines.by_ref() {
             match line {
                 Ok(t) if t.trim().is_empty() => continue,
-                Ok(t) => raw.push((i + 1, serde_json::from_str(&t).map_err(|e| e.to_string()))),
-                Err(e) => raw.push((i + 1, Err(e.to_string()))),
+                Ok(t) => raw.push((i + 1, t)),
+                Err(e) => {
+                    read_error = Some(fail(None, i + 1, Problem::Malformed(e.to_string())));
+                    break;
+                }
             }
             if raw.len() == CHUNK {
                 break;
             }
         }
         let full = raw.len() == CHUNK;
-        let mut chunk = Vec::with_capacity(raw.len());
+        // Parsing, hashing and signature checks are independent per record: spread them over
+        // every core. Only the links between records are checked in order.
+        let (items, bad_sig) = check_parallel(&raw, key, threads);
         let mut structural = None;
-        for p in 0..raw.len() {
-            match state.check(&raw, p, head) {
-                Ok(parsed) => chunk.push(parsed),
-                Err(f) => {
-                    structural = Some(f);
-                    break;
-                }
+        for p in 0..items.len() {
+            if let Err(f) = state.link(&items, p, head) {
+                structural = Some((p, f));
+                break;
             }
         }
-        // A bad signature earlier in the file wins over a structural problem after it.
-        if let Some(bad) = first_bad_signature(&chunk, key) {
-            return Err(bad);
+        match (bad_sig, structural) {
+            (Some(q), Some((p, _))) if q <= p => return Err(sig_failure(&items[q])),
+            (Some(q), None) => return Err(sig_failure(&items[q])),
+            (_, Some((_, f))) => return Err(f),
+            (None, None) => {}
         }
-        if let Some(f) = structural {
+        if let Some(f) = read_error {
             return Err(f);
         }
         if !full {
@@ -165,6 +244,68 @@ pub fn verify_jsonl(
         }
     }
     state.finish(head)
+}
+
+fn sig_failure(item: &Item) -> VerifyFailure {
+    let seq = item.record.as_ref().ok().map(|c| c.seq);
+    fail(seq, item.line, Problem::BadSignature)
+}
+
+/// Checks each line alone on `threads` workers; returns the items in order and the index of
+/// the first one whose signature does not verify.
+fn check_parallel(
+    raw: &[(usize, String)],
+    key: &PublicKey,
+    threads: usize,
+) -> (Vec<Item>, Option<usize>) {
+    if raw.is_empty() {
+        return (Vec::new(), None);
+    }
+    let per = raw.len().div_ceil(threads).max(256);
+    let parts: Vec<(Vec<Item>, Option<usize>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = raw
+            .chunks(per)
+            .map(|part| {
+                s.spawn(move || {
+                    let items: Vec<Item> =
+                        part.iter().map(|(line, t)| check_alone(*line, t)).collect();
+                    let bad = first_bad_in(&items, key);
+                    (items, bad)
+                })
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    let mut items = Vec::with_capacity(raw.len());
+    let mut bad = None;
+    for (part, part_bad) in parts {
+        if bad.is_none() {
+            bad = part_bad.map(|i| items.len() + i);
+        }
+        items.extend(part);
+    }
+    (items, bad)
+}
+
+/// Index of the first record in `items` with a bad signature, batch-verified [`BATCH`] at a
+/// time.
+fn first_bad_in(items: &[Item], key: &PublicKey) -> Option<usize> {
+    let ok: Vec<(usize, &Checked)> = items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, it)| it.record.as_ref().ok().map(|c| (i, c)))
+        .collect();
+    for batch in ok.chunks(BATCH) {
+        let msgs: Vec<&[u8]> = batch.iter().map(|(_, c)| c.hash.as_slice()).collect();
+        let sigs: Vec<[u8; 64]> = batch.iter().map(|(_, c)| c.sig).collect();
+        if key.verify_batch(RECORD_DOMAIN, &msgs, &sigs).is_err() {
+            return batch
+                .iter()
+                .find(|(_, c)| key.verify(RECORD_DOMAIN, &c.hash, &c.sig).is_err())
+                .map(|(i, _)| *i);
+        }
+    }
+    None
 }
 
 #[derive(Default)]
@@ -179,39 +320,30 @@ fn fail(seq: Option<u64>, line: usize, problem: Problem) -> VerifyFailure {
 }
 
 impl Chain {
-    /// Checks record `p` of the chunk `raw` against the chain so far.
-    fn check(
+    /// Checks item `p` against the chain so far (sequence, links, hash, saved head).
+    fn link(
         &mut self,
-        raw: &[(usize, Result<Record, String>)],
+        items: &[Item],
         p: usize,
         head: Option<&SignedHead>,
-    ) -> Result<Parsed, VerifyFailure> {
-        let (line, parsed) = &raw[p];
-        let line = *line;
-        let record = parsed
+    ) -> Result<(), VerifyFailure> {
+        let line = items[p].line;
+        let c = items[p]
+            .record
             .as_ref()
             .map_err(|e| fail(None, line, Problem::Malformed(e.clone())))?;
-        let seq = record.seq;
+        let seq = c.seq;
         let f = |p| fail(Some(seq), line, p);
-        let hash = record
-            .hash_bytes()
-            .ok_or_else(|| f(Problem::Malformed("hash is not 64 hex characters".into())))?;
-        let sig = signature_from_hex(&record.signature)
-            .map_err(|e| f(Problem::Malformed(e.to_string())))?;
-        let computed = record.compute_hash().ok_or_else(|| {
-            f(Problem::Malformed(
-                "prev_hash is not 64 hex characters".into(),
-            ))
-        })?;
+        let consistent = c.computed == c.hash;
         match self.prev {
             None => {
-                if seq == 1 && computed == hash && record.prev_hash != hex::encode(GENESIS_HASH) {
+                if seq == 1 && consistent && c.prev_hash != hex::encode(GENESIS_HASH) {
                     return Err(f(Problem::BadGenesis));
                 }
                 self.first = Some(seq);
             }
             Some((prev_seq, prev_hash)) => {
-                if seq == prev_seq && hash == prev_hash {
+                if seq == prev_seq && c.hash == prev_hash {
                     return Err(f(Problem::Duplicated));
                 }
                 if seq <= prev_seq {
@@ -219,44 +351,37 @@ impl Chain {
                 }
                 let expected = prev_seq + 1;
                 if seq > expected {
-                    let later = raw[p + 1..]
+                    let later = items[p + 1..]
                         .iter()
-                        .find(|(_, r)| r.as_ref().is_ok_and(|r| r.seq == expected));
+                        .find(|it| it.record.as_ref().is_ok_and(|r| r.seq == expected));
                     return Err(match later {
-                        Some((later_line, _)) => fail(
-                            Some(expected),
-                            *later_line,
-                            Problem::Reordered { after: seq },
-                        ),
+                        Some(it) => {
+                            fail(Some(expected), it.line, Problem::Reordered { after: seq })
+                        }
                         None => f(Problem::Dropped {
                             from: expected,
                             to: seq - 1,
                         }),
                     });
                 }
-                if computed == hash && record.prev_hash != hex::encode(prev_hash) {
+                if consistent && c.prev_hash != hex::encode(prev_hash) {
                     return Err(f(Problem::ChainBroken));
                 }
             }
         }
-        if computed != hash {
+        if !consistent {
             return Err(f(Problem::Edited));
         }
         if let Some(h) = head {
             if h.seq == seq {
                 self.head_seen = true;
-                if h.hash != record.hash {
+                if h.hash != c.hash_hex {
                     return Err(f(Problem::HeadMismatch));
                 }
             }
         }
-        self.prev = Some((seq, hash));
-        Ok(Parsed {
-            line,
-            seq,
-            hash,
-            sig,
-        })
+        self.prev = Some((seq, c.hash));
+        Ok(())
     }
 
     fn finish(self, head: Option<&SignedHead>) -> Result<VerifyReport, VerifyFailure> {
@@ -284,40 +409,37 @@ impl Chain {
     }
 }
 
-/// Batch-verifies the chunk's signatures on every core; returns the earliest bad one.
-fn first_bad_signature(chunk: &[Parsed], key: &PublicKey) -> Option<VerifyFailure> {
-    if chunk.is_empty() {
-        return None;
-    }
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let per = chunk.len().div_ceil(threads).max(64);
-    let bad: Vec<usize> = std::thread::scope(|s| {
-        let handles: Vec<_> = chunk
-            .chunks(per)
-            .enumerate()
-            .map(|(n, part)| s.spawn(move || bad_in(part, key).map(|i| n * per + i)))
-            .collect();
-        handles
-            .into_iter()
-            .filter_map(|h| h.join().ok().flatten())
-            .collect()
-    });
-    let i = bad.into_iter().min()?;
-    let p = &chunk[i];
-    Some(fail(Some(p.seq), p.line, Problem::BadSignature))
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Actor;
 
-/// Index of the first bad signature in `part`, batch-verified 128 at a time.
-fn bad_in(part: &[Parsed], key: &PublicKey) -> Option<usize> {
-    for (n, batch) in part.chunks(128).enumerate() {
-        let msgs: Vec<&[u8]> = batch.iter().map(|p| p.hash.as_slice()).collect();
-        let sigs: Vec<[u8; 64]> = batch.iter().map(|p| p.sig).collect();
-        if key.verify_batch(RECORD_DOMAIN, &msgs, &sigs).is_err() {
-            let j = batch
-                .iter()
-                .position(|p| key.verify(RECORD_DOMAIN, &p.hash, &p.sig).is_err())?;
-            return Some(n * 128 + j);
-        }
+    /// The fast path relies on this: a stored line is the canonical encoding with the hash
+    /// and signature appended.
+    #[test]
+    fn a_stored_line_is_its_canonical_encoding_plus_hash_and_signature() {
+        let record = Record {
+            seq: 7,
+            ts: "2026-11-22T05:54:45.123Z".into(),
+            actor: Actor::User("u1".into()),
+            team: None,
+            action: "x.y".into(),
+            target: Some("t".into()),
+            request_id: None,
+            policy_result: Some(serde_json::json!({"b": 1, "a": "\"quoted,\"hash\":\""})),
+            command: Some("echo \"hi\"".into()),
+            source_ip: Some("::1".into()),
+            detail: serde_json::json!({"k": [1, 2]}),
+            prev_hash: "ab".repeat(32),
+            hash: "cd".repeat(32),
+            signature: "ef".repeat(64),
+        };
+        let line = serde_json::to_string(&record).unwrap();
+        let suffix = format!(
+            ",\"hash\":\"{}\",\"signature\":\"{}\"}}",
+            record.hash, record.signature
+        );
+        let body = line.strip_suffix(&suffix).unwrap();
+        assert_eq!(format!("{body}}}").into_bytes(), record.canonical());
     }
-    None
 }

@@ -103,26 +103,77 @@ impl PublicKey {
             .map_err(|_| SignatureError::Invalid)
     }
 
-    /// Verifies many signatures by this key at once (batch verification, about twice as
-    /// fast as one by one). `Ok` means every signature is valid; on `Err`, call
-    /// [`PublicKey::verify`] on each to find the bad one.
+    /// Verifies many signatures by this one key at once. `Ok` means every signature is
+    /// valid; on `Err`, call [`PublicKey::verify`] on each to find the bad one.
+    ///
+    /// This is the cofactored batch equation of RFC 8032 §5.1.7 with 128-bit random
+    /// weights `z_i` from the OS CSPRNG:
+    /// `[8]([Σ z_i·s_i]B − Σ [z_i]R_i − [Σ z_i·k_i]A) = 0`, where `k_i = SHA-512(R_i ‖ A ‖ M_i)`.
+    /// Because every signature shares `A`, its terms are summed into one scalar, so the
+    /// multiscalar multiplication has n + 2 points instead of the 2n + 1 of a general
+    /// batch — about twice as fast for a log signed by one key. Non-canonical `s`,
+    /// undecodable or small-order `R`, and a small-order key are refused outright, as
+    /// strict single verification does.
     pub fn verify_batch(
         &self,
         domain: &str,
         msgs: &[&[u8]],
         sigs: &[[u8; 64]],
     ) -> Result<(), SignatureError> {
+        use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
+        use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+        use curve25519_dalek::scalar::Scalar;
+        use curve25519_dalek::traits::{IsIdentity, VartimeMultiscalarMul};
+        use rand::RngCore;
+        use sha2::{Digest, Sha512};
+
         if msgs.len() != sigs.len() {
             return Err(SignatureError::Invalid);
         }
-        let framed: Vec<Vec<u8>> = msgs.iter().map(|m| framed(domain, m)).collect();
-        let refs: Vec<&[u8]> = framed.iter().map(Vec::as_slice).collect();
-        let sigs: Vec<ed25519_dalek::Signature> = sigs
-            .iter()
-            .map(ed25519_dalek::Signature::from_bytes)
-            .collect();
-        let keys = vec![self.0; msgs.len()];
-        ed25519_dalek::verify_batch(&refs, &sigs, &keys).map_err(|_| SignatureError::Invalid)
+        let a_bytes = self.0.to_bytes();
+        let a = CompressedEdwardsY(a_bytes)
+            .decompress()
+            .filter(|a| !a.is_small_order())
+            .ok_or(SignatureError::Invalid)?;
+        let mut scalars = Vec::with_capacity(msgs.len() + 2);
+        let mut points = Vec::with_capacity(msgs.len() + 2);
+        let mut b_coeff = Scalar::ZERO;
+        let mut a_coeff = Scalar::ZERO;
+        let mut rng = OsRng;
+        for (msg, sig) in msgs.iter().zip(sigs) {
+            let mut r_bytes = [0u8; 32];
+            r_bytes.copy_from_slice(&sig[..32]);
+            let mut s_bytes = [0u8; 32];
+            s_bytes.copy_from_slice(&sig[32..]);
+            let r: EdwardsPoint = CompressedEdwardsY(r_bytes)
+                .decompress()
+                .filter(|r| !r.is_small_order())
+                .ok_or(SignatureError::Invalid)?;
+            let s: Scalar = Option::from(Scalar::from_canonical_bytes(s_bytes))
+                .ok_or(SignatureError::Invalid)?;
+            let mut h = Sha512::new();
+            h.update(r_bytes);
+            h.update(a_bytes);
+            h.update(framed(domain, msg));
+            let k = Scalar::from_bytes_mod_order_wide(&h.finalize().into());
+            let mut z = [0u8; 16];
+            rng.fill_bytes(&mut z);
+            let z = Scalar::from(u128::from_le_bytes(z));
+            b_coeff += z * s;
+            a_coeff += z * k;
+            scalars.push(-z);
+            points.push(r);
+        }
+        scalars.push(b_coeff);
+        points.push(ED25519_BASEPOINT_POINT);
+        scalars.push(-a_coeff);
+        points.push(a);
+        let sum = EdwardsPoint::vartime_multiscalar_mul(scalars, points);
+        if sum.mul_by_cofactor().is_identity() {
+            Ok(())
+        } else {
+            Err(SignatureError::Invalid)
+        }
     }
 }
 
@@ -156,6 +207,55 @@ mod tests {
         let again = SigningKey::from_seed(seed.expose());
         assert_eq!(again.public(), p);
         assert_eq!(PublicKey::from_hex(&p.to_hex()).unwrap(), p);
+    }
+
+    #[test]
+    fn batch_refuses_every_kind_of_bad_signature() {
+        let k = SigningKey::generate();
+        let msgs: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i; 40]).collect();
+        let refs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
+        let good: Vec<[u8; 64]> = msgs.iter().map(|m| k.sign("d", m)).collect();
+        let p = k.public();
+        assert!(p.verify_batch("d", &refs, &good).is_ok());
+        assert!(p.verify_batch("d", &[], &[]).is_ok());
+        assert!(
+            p.verify_batch("other", &refs, &good).is_err(),
+            "domain is bound"
+        );
+        assert!(SigningKey::generate()
+            .public()
+            .verify_batch("d", &refs, &good)
+            .is_err());
+        for i in [0, 17, 39] {
+            for byte in [0, 31, 32, 63] {
+                let mut bad = good.clone();
+                bad[i][byte] ^= 0x01;
+                assert!(
+                    p.verify_batch("d", &refs, &bad).is_err(),
+                    "sig {i} byte {byte}"
+                );
+            }
+            let mut swapped = good.clone();
+            swapped.swap(i, (i + 1) % 40);
+            assert!(p.verify_batch("d", &refs, &swapped).is_err());
+        }
+        // A non-canonical s (s + L) verifies nowhere.
+        let mut noncanon = good.clone();
+        let l: [u8; 32] = [
+            0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9,
+            0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        ];
+        let mut carry = 0u16;
+        for j in 0..32 {
+            let v = u16::from(noncanon[5][32 + j]) + u16::from(l[j]) + carry;
+            noncanon[5][32 + j] = v as u8;
+            carry = v >> 8;
+        }
+        assert!(p.verify_batch("d", &refs, &noncanon).is_err());
+        // Batch and single verification agree on every good signature.
+        for (m, s) in refs.iter().zip(&good) {
+            assert!(p.verify("d", m, s).is_ok());
+        }
     }
 
     #[test]
