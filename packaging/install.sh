@@ -202,15 +202,14 @@ Tundra server installed${DRY_NOTE}. Next steps:
 EOF
     if [ "$placeholder" -eq 1 ]; then
         cat <<EOF
-     public_host is still $PLACEHOLDER_HOST, so the generated self-signed panel
-     certificate names it; after changing public_host, regenerate it with
-       rm /var/lib/tundra/panel-cert.pem /var/lib/tundra/panel-key.pem
-     (the next start recreates it for the new names).
+     public_host is still $PLACEHOLDER_HOST; the generated self-signed panel
+     certificate is remade for the new name on the next start (it is also renewed
+     30 days before it expires). Compare its new fingerprint in journalctl -u tundra.
 EOF
     fi
     cat <<EOF
   2. Start it:              systemctl start tundra
-  3. Open the setup page:   journalctl -u tundra   shows the setup URL and one-time code
+  3. Check the start:       journalctl -u tundra   shows the panel URL and fingerprints
   Local admin commands (tundra user, team, audit ...) run as the service user, e.g.
        sudo -u tundra $BIN_DEST --config $CONF_FILE audit --help
 EOF

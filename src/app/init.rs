@@ -163,14 +163,15 @@ pub fn initialize(
         });
     };
 
-    let have_cert = dir.panel_cert().exists() && dir.panel_key().exists();
-    if create && config.tls_cert.is_none() && !have_cert {
-        write_panel_cert(config, dir, clock)?;
-        created.push(format!(
-            "panel certificate {} for {}",
-            dir.panel_cert().display(),
-            config.served_names().join(", ")
-        ));
+    if create && config.tls_cert.is_none() {
+        if let Some(why) = panel_cert_renewal(config, dir, clock) {
+            write_panel_cert(config, dir, clock)?;
+            created.push(format!(
+                "panel certificate {} for {} ({why})",
+                dir.panel_cert().display(),
+                config.served_names().join(", ")
+            ));
+        }
     }
 
     let agent_ca_sha256 = store
@@ -209,6 +210,31 @@ fn key_version(stored: &Option<Vec<u8>>) -> Result<u32, StoreError> {
             what: KEY_VERSION_NAME.into(),
             detail: "missing or not a number".into(),
         })
+}
+
+/// Days before expiry when the generated certificate is renewed at start.
+const PANEL_CERT_RENEW_DAYS: i64 = 30;
+
+/// Why the generated panel certificate must be (re)made, or `None` when it is fine. Only
+/// the certificate tundra generated is ever replaced; a configured one is the admin's.
+fn panel_cert_renewal(config: &Config, dir: &DataDir, clock: &SharedClock) -> Option<String> {
+    if !(dir.panel_cert().exists() && dir.panel_key().exists()) {
+        return Some("new".into());
+    }
+    let summary = match std::fs::read(dir.panel_cert())
+        .map_err(|e| e.to_string())
+        .and_then(|pem| x509::summarize_pem(&pem))
+    {
+        Ok(s) => s,
+        Err(e) => return Some(format!("the old one is unreadable: {e}")),
+    };
+    if let Some(missing) = config.served_names().iter().find(|n| !summary.covers(n)) {
+        return Some(format!("the old one does not cover {missing}"));
+    }
+    if summary.not_after < clock.now() + time::Duration::days(PANEL_CERT_RENEW_DAYS) {
+        return Some("the old one expires within 30 days".into());
+    }
+    None
 }
 
 /// Generates the self-signed panel certificate; the key file is created 0600 in one step.

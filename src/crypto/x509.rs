@@ -74,6 +74,54 @@ pub fn new_agent_ca(now: OffsetDateTime) -> Result<CertAndKey, X509Error> {
     })
 }
 
+/// What a certificate covers: its subject alternative names and expiry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertSummary {
+    /// DNS names (lowercase) and IP addresses (as text) the certificate is valid for.
+    pub names: Vec<String>,
+    /// The end of its validity.
+    pub not_after: OffsetDateTime,
+}
+
+/// Reads the names and expiry of the first certificate in `pem`.
+pub fn summarize_pem(pem: &[u8]) -> Result<CertSummary, String> {
+    let (_, pem) = x509_parser::pem::parse_x509_pem(pem).map_err(|e| e.to_string())?;
+    let cert = pem.parse_x509().map_err(|e| e.to_string())?;
+    let mut names = Vec::new();
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        for name in &san.value.general_names {
+            match name {
+                x509_parser::extensions::GeneralName::DNSName(d) => {
+                    names.push(d.to_ascii_lowercase())
+                }
+                x509_parser::extensions::GeneralName::IPAddress(b) => {
+                    let ip = match b.len() {
+                        4 => <[u8; 4]>::try_from(*b).ok().map(std::net::IpAddr::from),
+                        16 => <[u8; 16]>::try_from(*b).ok().map(std::net::IpAddr::from),
+                        _ => None,
+                    };
+                    names.extend(ip.map(|ip| ip.to_string()));
+                }
+                _ => {}
+            }
+        }
+    }
+    let not_after = OffsetDateTime::from_unix_timestamp(cert.validity().not_after.timestamp())
+        .map_err(|e| e.to_string())?;
+    Ok(CertSummary { names, not_after })
+}
+
+impl CertSummary {
+    /// Whether `name` (a DNS name or IP address) is among the certificate's names.
+    pub fn covers(&self, name: &str) -> bool {
+        let wanted = match name.parse::<std::net::IpAddr>() {
+            Ok(ip) => ip.to_string(),
+            Err(_) => name.to_ascii_lowercase(),
+        };
+        self.names.contains(&wanted)
+    }
+}
+
 /// SHA-256 fingerprint of a DER certificate as lowercase hex (what `--ca-sha256` takes).
 pub fn fingerprint(der: &[u8]) -> String {
     hex::encode(sha256(der))
@@ -100,5 +148,9 @@ mod tests {
         assert!(c.cert_pem.starts_with("-----BEGIN CERTIFICATE-----"));
         assert!(c.key_pem.expose().contains("PRIVATE KEY"));
         assert_eq!(fingerprint(&c.cert_der).len(), 64);
+        let summary = summarize_pem(c.cert_pem.as_bytes()).unwrap();
+        assert!(summary.covers("LOCALHOST") && summary.covers("127.0.0.1"));
+        assert!(!summary.covers("other.example"));
+        assert!(summary.not_after > OffsetDateTime::now_utc() + time::Duration::days(29));
     }
 }

@@ -192,3 +192,54 @@ async fn local_commands_do_not_initialize() {
     assert!(stderr(&out).contains("not initialized"), "{}", stderr(&out));
     assert!(!dir.exists());
 }
+
+#[tokio::test]
+async fn the_generated_certificate_follows_public_host() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    assert!(init(&dir).await.status.success());
+    let old = std::fs::read(dir.join("panel-cert.pem")).unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_tundra"))
+        .arg("--data-dir")
+        .arg(&dir)
+        .arg("init")
+        .env("TUNDRA_PUBLIC_HOST", "panel.example.com")
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("does not cover panel.example.com"),
+        "{}",
+        stdout(&out)
+    );
+    let new = std::fs::read(dir.join("panel-cert.pem")).unwrap();
+    assert_ne!(old, new);
+    let summary = tundra::crypto::x509::summarize_pem(&new).unwrap();
+    assert!(summary.covers("panel.example.com") && summary.covers("localhost"));
+    assert_eq!(mode(&dir.join("panel-key.pem")), 0o600);
+}
+
+#[tokio::test]
+async fn the_generated_certificate_is_renewed_before_it_expires() {
+    use std::sync::Arc;
+    use tundra::app::{Core, OpenMode};
+    use tundra::clock::{Clock, ManualClock};
+    let tmp = tempfile::tempdir().unwrap();
+    let config = crate::fixture::test_config(tmp.path());
+    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
+    let first = Core::open(config.clone(), clock.clone(), OpenMode::Initialize).unwrap();
+    let fingerprint = first.report.panel_cert_sha256.clone();
+    drop(first);
+    clock.advance(time::Duration::days(300));
+    let same = Core::open(config.clone(), clock.clone(), OpenMode::Initialize).unwrap();
+    assert!(same.report.created.is_empty(), "{:?}", same.report.created);
+    drop(same);
+    clock.advance(time::Duration::days(80));
+    let renewed = Core::open(config, clock.clone(), OpenMode::Initialize).unwrap();
+    assert_ne!(renewed.report.panel_cert_sha256, fingerprint);
+    assert!(renewed.report.created[0].contains("expires within 30 days"));
+    let pem = std::fs::read(tmp.path().join("data/panel-cert.pem")).unwrap();
+    let summary = tundra::crypto::x509::summarize_pem(&pem).unwrap();
+    assert!(summary.not_after > clock.now() + time::Duration::days(300));
+}
