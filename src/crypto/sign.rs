@@ -161,8 +161,10 @@ impl PublicKey {
             let z = Scalar::from(u128::from_le_bytes(z));
             b_coeff += z * s;
             a_coeff += z * k;
-            scalars.push(-z);
-            points.push(r);
+            // Negate the point, not the weight, so the weight stays a 128-bit scalar
+            // (−z mod L would be full width).
+            scalars.push(z);
+            points.push(-r);
         }
         scalars.push(b_coeff);
         points.push(ED25519_BASEPOINT_POINT);
