@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Runs the whole test suite. Installs the system tools the tests use as real peers
-# (openssl for TLS, python3 for a foreign-uid socket client) when they are missing.
+# (openssl for TLS, oathtool for TOTP, python3 for a foreign-uid socket client) when they
+# are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+command -v oathtool >/dev/null 2>&1 || need+=(oathtool)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "test.sh: missing ${need[*]}; install them (apt-get install ${need[*]}) or run as root" >&2

@@ -10,10 +10,12 @@
 //! | 0 | [`model`] | plain ids and actors |
 //! | 0 | [`clock`] | the only reader of wall time; a [`clock::Clock`] everything else takes |
 //! | 0 | [`proto`] | versioned messages shared with local and remote clients |
-//! | 0 | [`crypto`] | master key, column sealing, digests, signatures, X.509 (uses nothing internal) |
+//! | 0 | [`crypto`] | master key, sealing, digests, signatures, X.509, passwords, TOTP, tokens (uses nothing internal) |
 //! | 1 | [`config`] | TOML + `TUNDRA_*` env validated into a typed [`config::Config`] |
 //! | 1 | [`store`] | redb with typed tables and transactions, schema version, migrations |
+//! | 1 | [`policy`] | pure decisions: the RBAC matrix (later ACL, command engine, rate limits) |
 //! | 2 | [`audit`] | the chained, signed audit log: append, export, head, offline verify |
+//! | 2 | [`identity`] | teams, users, memberships and roles (logins and sessions to come) |
 //! | 2 | [`fleet`] | the internal agent CA |
 //! | 4 | [`web`] | HTTPS/HTTP listeners, TLS, security headers, limits, error rendering (no features) |
 //! | 4 | [`panel`] | server-rendered pages and embedded assets |
@@ -29,8 +31,10 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod fleet;
+pub mod identity;
 pub mod model;
 pub mod panel;
+pub mod policy;
 pub mod proto;
 pub mod store;
 pub mod web;

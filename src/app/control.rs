@@ -12,15 +12,23 @@ use tokio::sync::watch;
 
 use super::core::Core;
 use super::error::AppError;
-use crate::audit;
+use crate::audit::{self, AuditContext};
+use crate::crypto::{password, Secret};
+use crate::identity::{check_new_password, Identity, IdentityError, UserAdded};
+use crate::model::{Actor, Role};
 use crate::proto::control::{Envelope, Request, Response, MAX_PAGE, VERSION};
 
 /// Longest request line accepted.
 const MAX_REQUEST: u64 = 64 * 1024;
 
-/// Runs one control request against `core` (blocking: it reads the store).
+/// Runs one control request against `core` (blocking: it reads the store and may hash a
+/// password).
 pub fn execute(core: &Core, request: Request) -> Response {
     let result = match request {
+        Request::TeamAdd { .. }
+        | Request::UserAdd { .. }
+        | Request::UserDisable { .. }
+        | Request::UserReset2fa { .. } => return admin(core, request),
         Request::AuditExport { after, limit } => core
             .store
             .read(|tx| audit::export_page(tx, after, limit.min(MAX_PAGE) as usize))
@@ -41,6 +49,77 @@ pub fn execute(core: &Core, request: Request) -> Response {
             code: "internal_error".into(),
             message: e.to_string(),
         }
+    })
+}
+
+/// Break-glass administration, audited as `local-cli`. Refusals (bad input, duplicates) are
+/// `bad_request` errors with a message for the administrator; nothing is changed.
+fn admin(core: &Core, request: Request) -> Response {
+    let ctx = AuditContext::actor(Actor::LocalCli);
+    let id = &core.identity;
+    let result = match request {
+        Request::TeamAdd { name } => id
+            .create_team(&ctx, &name)
+            .map(|team| format!("created team {:?} ({team})", name.trim())),
+        Request::UserAdd {
+            team,
+            email,
+            role,
+            password,
+        } => add_user(id, &ctx, &team, &email, &role, password.map(Secret::new)),
+        Request::UserDisable { email } => id
+            .disable_user(&ctx, &email)
+            .map(|()| format!("disabled {email}; they can no longer sign in")),
+        Request::UserReset2fa { email } => id.reset_two_factor(&ctx, &email).map(|()| {
+            format!("removed two-factor enrollment of {email}; they enroll again at next sign-in")
+        }),
+        _ => Err(IdentityError::Invalid(
+            "not an administration request".into(),
+        )),
+    };
+    match result {
+        Ok(message) => Response::Done { message },
+        Err(e @ (IdentityError::Store(_) | IdentityError::Audit(_) | IdentityError::Hash(_))) => {
+            tracing::error!(error = %e, "control request failed");
+            Response::Error {
+                code: "internal_error".into(),
+                message: e.to_string(),
+            }
+        }
+        Err(e) => Response::Error {
+            code: "bad_request".into(),
+            message: e.to_string(),
+        },
+    }
+}
+
+fn add_user(
+    id: &Identity,
+    ctx: &AuditContext,
+    team: &str,
+    email: &str,
+    role: &str,
+    password: Option<Secret<String>>,
+) -> Result<String, IdentityError> {
+    let role: Role = role.parse().map_err(IdentityError::Invalid)?;
+    let normalized = crate::identity::normalize_email(email)?;
+    let phc = match (&password, id.user_by_email(&normalized)?) {
+        (_, Some(_)) => None,
+        (None, None) => return Err(IdentityError::PasswordRequired),
+        (Some(pw), None) => {
+            check_new_password(pw.expose(), &normalized)?;
+            Some(
+                password::hash_password(pw.expose())
+                    .map_err(|e| IdentityError::Hash(e.to_string()))?,
+            )
+        }
+    };
+    Ok(match id.add_user(ctx, team, &normalized, role, phc)? {
+        UserAdded::Created(_) => format!("created {normalized} as {role} of {}", team.trim()),
+        UserAdded::Joined(_) => format!(
+            "{normalized} already had an account: added as {role} of {}; password unchanged",
+            team.trim()
+        ),
     })
 }
 

@@ -9,6 +9,7 @@ use crate::audit::AuditLog;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::crypto::MasterKey;
+use crate::identity::Identity;
 use crate::store::Store;
 
 /// Whether opening may create what is missing.
@@ -34,6 +35,8 @@ pub struct Core {
     pub key_version: u32,
     /// The audit log.
     pub audit: Arc<AuditLog>,
+    /// Teams, users and memberships.
+    pub identity: Arc<Identity>,
     /// The clock.
     pub clock: SharedClock,
     /// What init found or made (fingerprints, public key).
@@ -45,13 +48,21 @@ impl Core {
     pub fn open(config: Config, clock: SharedClock, mode: OpenMode) -> Result<Self, InitError> {
         let dir = DataDir::new(&config.data_dir);
         let opened = initialize(&config, &dir, &clock, mode == OpenMode::Initialize)?;
+        let store = Arc::new(opened.store);
+        let audit = Arc::new(opened.audit);
+        let identity = Arc::new(Identity::new(
+            Arc::clone(&store),
+            Arc::clone(&audit),
+            clock.clone(),
+        ));
         Ok(Self {
             config,
             dir,
-            store: Arc::new(opened.store),
+            store,
             master: Arc::new(opened.master),
             key_version: opened.key_version,
-            audit: Arc::new(opened.audit),
+            audit,
+            identity,
             clock,
             report: opened.report,
         })

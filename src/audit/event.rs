@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::model::{Actor, TeamId};
+use crate::model::{Actor, Role, TeamId};
 
 /// An auditable event. The serde tag is the record's `action`; the fields are its `detail`.
 #[derive(Debug, Clone, Serialize)]
@@ -31,6 +31,46 @@ pub enum AuditEvent {
         /// What asked it to stop (e.g. `SIGTERM`).
         reason: String,
     },
+    /// A team was created.
+    #[serde(rename = "team.created")]
+    TeamCreated {
+        /// Its name.
+        name: String,
+    },
+    /// A user account was created.
+    #[serde(rename = "user.created")]
+    UserCreated {
+        /// The new user's id.
+        user: String,
+        /// Their email.
+        email: String,
+    },
+    /// A user joined the team with a role.
+    #[serde(rename = "membership.granted")]
+    MembershipGranted {
+        /// The user's id.
+        user: String,
+        /// Their email.
+        email: String,
+        /// The role granted.
+        role: Role,
+    },
+    /// A user was disabled.
+    #[serde(rename = "user.disabled")]
+    UserDisabled {
+        /// The user's id.
+        user: String,
+        /// Their email.
+        email: String,
+    },
+    /// A user's two-factor enrollment was removed.
+    #[serde(rename = "user.two_factor_reset")]
+    TwoFactorReset {
+        /// The user's id.
+        user: String,
+        /// Their email.
+        email: String,
+    },
 }
 
 impl AuditEvent {
@@ -40,6 +80,11 @@ impl AuditEvent {
             AuditEvent::ApplianceInitialized { .. }
             | AuditEvent::ApplianceStarted { .. }
             | AuditEvent::ApplianceStopped { .. } => Some("appliance".into()),
+            AuditEvent::TeamCreated { name } => Some(format!("team:{name}")),
+            AuditEvent::UserCreated { user, .. }
+            | AuditEvent::MembershipGranted { user, .. }
+            | AuditEvent::UserDisabled { user, .. }
+            | AuditEvent::TwoFactorReset { user, .. } => Some(format!("user:{user}")),
         }
     }
 

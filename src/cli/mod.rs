@@ -7,6 +7,8 @@ mod audit;
 mod init;
 mod local;
 mod serve;
+mod team;
+mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,6 +47,12 @@ pub enum Command {
     /// Export, verify and inspect the signed audit log.
     #[command(subcommand)]
     Audit(audit::Command),
+    /// Break-glass team administration on the server host.
+    #[command(subcommand)]
+    Team(team::Command),
+    /// Break-glass user administration on the server host.
+    #[command(subcommand)]
+    User(user::Command),
 }
 
 /// Runs the parsed command line; the exit code is the command's verdict.
@@ -53,6 +61,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve => serve::run(load_config(&cli.config, &cli.data_dir)?).await,
         Command::Init => init::run(load_config(&cli.config, &cli.data_dir)?).await,
         Command::Audit(cmd) => audit::run(cmd, || load_config(&cli.config, &cli.data_dir)).await,
+        Command::Team(cmd) => team::run(cmd, load_config(&cli.config, &cli.data_dir)?).await,
+        Command::User(cmd) => user::run(cmd, load_config(&cli.config, &cli.data_dir)?).await,
     }
 }
 

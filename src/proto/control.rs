@@ -38,6 +38,32 @@ pub enum Request {
     AuditHead,
     /// The audit public key.
     AuditPubkey,
+    /// Create a team.
+    TeamAdd {
+        /// Its name.
+        name: String,
+    },
+    /// Add a user to a team (creating the user if needed).
+    UserAdd {
+        /// The team's name.
+        team: String,
+        /// The user's email.
+        email: String,
+        /// `owner`, `admin`, `operator` or `viewer`.
+        role: String,
+        /// The new user's password (ignored for an existing user).
+        password: Option<String>,
+    },
+    /// Disable a user.
+    UserDisable {
+        /// The user's email.
+        email: String,
+    },
+    /// Remove a user's two-factor enrollment.
+    UserReset2fa {
+        /// The user's email.
+        email: String,
+    },
 }
 
 /// The appliance's answer.
@@ -58,6 +84,11 @@ pub enum Response {
     AuditPubkey {
         /// 64 hex characters.
         hex: String,
+    },
+    /// A change was made; the message says what.
+    Done {
+        /// What was done, for the administrator.
+        message: String,
     },
     /// The request failed.
     Error {

@@ -3,7 +3,7 @@
 use super::{Store, StoreError, WriteTx};
 
 /// The schema version this binary writes.
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
 
 /// One forward step: `run` moves a store from `to - 1` to `to`.
 pub struct Migration {
@@ -15,8 +15,13 @@ pub struct Migration {
     pub run: fn(&mut WriteTx) -> Result<(), StoreError>,
 }
 
-/// Every migration, in order. Version 1 is the first schema, so there are none yet.
-pub const MIGRATIONS: &[Migration] = &[];
+/// Every migration, in order. Each step's tables are created by `create_all_tables`, which
+/// runs in the step's transaction before `run`.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    to: 2,
+    what: "teams, users and memberships",
+    run: |_| Ok(()),
+}];
 
 /// Applies each migration above `found` up to `target`, one transaction per step, so a crash
 /// leaves the store at a whole version.

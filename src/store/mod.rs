@@ -8,6 +8,7 @@
 
 mod error;
 mod migrate;
+mod rows;
 mod tables;
 
 use std::fs::OpenOptions;
@@ -16,6 +17,7 @@ use std::path::Path;
 
 pub use error::StoreError;
 pub use migrate::{Migration, MIGRATIONS, SCHEMA_VERSION};
+pub use rows::Table;
 
 /// The store file's name inside the data dir.
 pub const FILE_NAME: &str = "tundra.redb";

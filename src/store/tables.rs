@@ -35,7 +35,7 @@ impl WriteTx {
         self.tx.open_table(AUDIT)?;
         self.tx.open_table(SECRETS)?;
         self.tx.open_table(PUBLIC)?;
-        Ok(())
+        self.create_row_tables()
     }
 
     /// Records the schema version.

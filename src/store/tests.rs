@@ -55,20 +55,23 @@ fn migrations_run_in_order_once() {
     }
     let steps = [
         Migration {
-            to: 2,
+            to: SCHEMA_VERSION + 1,
             what: "two",
             run: add_marker,
         },
         Migration {
-            to: 3,
+            to: SCHEMA_VERSION + 2,
             what: "three",
             run: add_marker,
         },
     ];
     let (_d, path) = temp();
     drop(Store::create(&path).unwrap());
-    let store = Store::open_with(&path, &steps, 3).unwrap();
-    assert_eq!(store.read(|tx| tx.schema_version()).unwrap(), 3);
+    let store = Store::open_with(&path, &steps, SCHEMA_VERSION + 2).unwrap();
+    assert_eq!(
+        store.read(|tx| tx.schema_version()).unwrap(),
+        SCHEMA_VERSION + 2
+    );
     assert_eq!(
         store
             .read(|tx| tx.public("steps"))
@@ -78,7 +81,7 @@ fn migrations_run_in_order_once() {
     );
     drop(store);
     // Reopening at the same version runs nothing again.
-    let store = Store::open_with(&path, &steps, 3).unwrap();
+    let store = Store::open_with(&path, &steps, SCHEMA_VERSION + 2).unwrap();
     assert_eq!(
         store
             .read(|tx| tx.public("steps"))
@@ -110,4 +113,47 @@ fn audit_rows_page_in_order() {
     let page = store.read(|tx| tx.audit_after(2, 2)).unwrap();
     assert_eq!(page, vec![(3, vec![3]), (4, vec![4])]);
     assert!(store.write(|tx| tx.audit_insert(3, b"dup")).is_err());
+}
+
+#[test]
+fn a_version_1_store_is_migrated_to_the_current_schema() {
+    let (_d, path) = temp();
+    let store = Store::create(&path).unwrap();
+    store.write(|tx| tx.set_schema_version(1)).unwrap();
+    drop(store);
+    let store = Store::open(&path).unwrap();
+    assert_eq!(
+        store.read(|tx| tx.schema_version()).unwrap(),
+        SCHEMA_VERSION
+    );
+    let rows: Vec<(String, String)> = store.read(|tx| tx.rows(Table::Users, "")).unwrap();
+    assert!(rows.is_empty());
+}
+
+#[test]
+fn json_rows_round_trip_and_scan_by_prefix() {
+    let (_d, path) = temp();
+    let store = Store::create(&path).unwrap();
+    store
+        .write(|tx| {
+            tx.put_row(Table::Memberships, "t1/u1", &"owner")?;
+            tx.put_row(Table::Memberships, "t1/u2", &"viewer")?;
+            tx.put_row(Table::Memberships, "t2/u1", &"admin")
+        })
+        .unwrap();
+    let t1: Vec<(String, String)> = store.read(|tx| tx.rows(Table::Memberships, "t1/")).unwrap();
+    assert_eq!(
+        t1,
+        vec![
+            ("t1/u1".into(), "owner".into()),
+            ("t1/u2".into(), "viewer".into())
+        ]
+    );
+    assert!(store
+        .write(|tx| tx.delete_row(Table::Memberships, "t1/u2"))
+        .unwrap());
+    let one: Option<String> = store
+        .read(|tx| tx.row(Table::Memberships, "t1/u2"))
+        .unwrap();
+    assert_eq!(one, None);
 }

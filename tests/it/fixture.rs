@@ -167,3 +167,11 @@ pub fn assert_security_headers(res: &reqwest::Response) {
     assert_eq!(get("x-request-id").len(), 32);
     assert!(h.get("server").is_none(), "no Server header");
 }
+
+/// The test config for an existing data dir (for opening it directly after the CLI made it).
+pub fn test_config_for(data_dir: &Path) -> Config {
+    Config {
+        data_dir: data_dir.to_owned(),
+        ..test_config(data_dir)
+    }
+}

@@ -1,0 +1,147 @@
+//! Keyed JSON rows: the tables whose values are serde types owned by the services above
+//! (identity today). The store owns the table names and the encoding; callers own the row
+//! types. Keys are text; composite keys join their parts with `/`.
+
+use redb::{ReadableTable, TableDefinition};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::{ReadTx, StoreError, WriteTx};
+
+/// The JSON-row tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    /// Team id → team.
+    Teams,
+    /// Lowercase team name → team id.
+    TeamNames,
+    /// User id → user.
+    Users,
+    /// Lowercase email → user id.
+    UserEmails,
+    /// `team_id/user_id` → membership.
+    Memberships,
+    /// `user_id/team_id` → membership (the reverse index).
+    MemberOf,
+}
+
+impl Table {
+    /// Every JSON-row table (created with the schema).
+    pub const ALL: [Table; 6] = [
+        Table::Teams,
+        Table::TeamNames,
+        Table::Users,
+        Table::UserEmails,
+        Table::Memberships,
+        Table::MemberOf,
+    ];
+
+    fn def(self) -> TableDefinition<'static, &'static str, &'static [u8]> {
+        TableDefinition::new(match self {
+            Table::Teams => "teams",
+            Table::TeamNames => "team_names",
+            Table::Users => "users",
+            Table::UserEmails => "user_emails",
+            Table::Memberships => "memberships",
+            Table::MemberOf => "member_of",
+        })
+    }
+}
+
+fn decode<T: DeserializeOwned>(table: Table, key: &str, bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        what: format!("{table:?} row {key}"),
+        detail: e.to_string(),
+    })
+}
+
+fn scan<T: DeserializeOwned, R: ReadableTable<&'static str, &'static [u8]>>(
+    table: Table,
+    t: &R,
+    prefix: &str,
+) -> Result<Vec<(String, T)>, StoreError> {
+    let mut out = Vec::new();
+    for row in t.range(prefix..)? {
+        let (k, v) = row?;
+        let key = k.value();
+        if !key.starts_with(prefix) {
+            break;
+        }
+        out.push((key.to_string(), decode(table, key, v.value())?));
+    }
+    Ok(out)
+}
+
+impl WriteTx {
+    /// Creates the JSON-row tables (idempotent).
+    pub(super) fn create_row_tables(&mut self) -> Result<(), StoreError> {
+        for t in Table::ALL {
+            self.tx.open_table(t.def())?;
+        }
+        Ok(())
+    }
+
+    /// Inserts or replaces a row.
+    pub fn put_row<T: Serialize>(
+        &mut self,
+        table: Table,
+        key: &str,
+        row: &T,
+    ) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(row).map_err(|e| StoreError::Corrupt {
+            what: format!("{table:?} row {key}"),
+            detail: e.to_string(),
+        })?;
+        self.tx
+            .open_table(table.def())?
+            .insert(key, bytes.as_slice())?;
+        Ok(())
+    }
+
+    /// Removes a row; `true` if it existed.
+    pub fn delete_row(&mut self, table: Table, key: &str) -> Result<bool, StoreError> {
+        Ok(self.tx.open_table(table.def())?.remove(key)?.is_some())
+    }
+
+    /// One row.
+    pub fn row<T: DeserializeOwned>(
+        &self,
+        table: Table,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let t = self.tx.open_table(table.def())?;
+        let v = t.get(key)?;
+        v.map(|v| decode(table, key, v.value())).transpose()
+    }
+
+    /// Every row whose key starts with `prefix`, in key order.
+    pub fn rows<T: DeserializeOwned>(
+        &self,
+        table: Table,
+        prefix: &str,
+    ) -> Result<Vec<(String, T)>, StoreError> {
+        scan(table, &self.tx.open_table(table.def())?, prefix)
+    }
+}
+
+impl ReadTx {
+    /// One row.
+    pub fn row<T: DeserializeOwned>(
+        &self,
+        table: Table,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let t = self.tx.open_table(table.def())?;
+        let v = t.get(key)?;
+        v.map(|v| decode(table, key, v.value())).transpose()
+    }
+
+    /// Every row whose key starts with `prefix`, in key order.
+    pub fn rows<T: DeserializeOwned>(
+        &self,
+        table: Table,
+        prefix: &str,
+    ) -> Result<Vec<(String, T)>, StoreError> {
+        scan(table, &self.tx.open_table(table.def())?, prefix)
+    }
+}
