@@ -8,8 +8,10 @@ use super::init::{initialize, InitError, InitReport};
 use crate::audit::AuditLog;
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::crypto::password::HashPool;
 use crate::crypto::MasterKey;
 use crate::identity::Identity;
+use crate::policy::ThrottleConfig;
 use crate::store::Store;
 
 /// Whether opening may create what is missing.
@@ -50,10 +52,20 @@ impl Core {
         let opened = initialize(&config, &dir, &clock, mode == OpenMode::Initialize)?;
         let store = Arc::new(opened.store);
         let audit = Arc::new(opened.audit);
+        let slots = match config.hash_pool_slots {
+            0 => HashPool::default_slots(),
+            n => n as usize,
+        };
+        let pool = HashPool::new(
+            slots,
+            std::time::Duration::from_millis(config.hash_queue_timeout_ms),
+        );
         let identity = Arc::new(Identity::new(
             Arc::clone(&store),
             Arc::clone(&audit),
             clock.clone(),
+            pool,
+            throttle_config(&config),
         ));
         Ok(Self {
             config,
@@ -66,5 +78,21 @@ impl Core {
             clock,
             report: opened.report,
         })
+    }
+}
+
+/// The login throttle's settings from the config's flat `login_*` keys.
+fn throttle_config(c: &Config) -> ThrottleConfig {
+    ThrottleConfig {
+        pair_max_failures: c.login_lockout_failures,
+        pair_window_secs: c.login_lockout_window_secs,
+        pair_lockout_secs: c.login_lockout_secs,
+        ip_max_failures: c.login_ip_max_failures,
+        ip_window_secs: c.login_ip_window_secs,
+        account_delay_after: c.login_delay_after_failures,
+        account_window_secs: c.login_lockout_window_secs,
+        account_delay_base_secs: c.login_delay_base_secs,
+        account_delay_max_secs: c.login_delay_max_secs,
+        ..ThrottleConfig::default()
     }
 }

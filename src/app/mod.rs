@@ -3,6 +3,7 @@
 //!
 //! Nothing below `app` knows how the pieces are assembled; `app` holds no policy of its own.
 
+mod auth;
 mod control;
 mod core;
 mod datadir;

@@ -6,19 +6,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
-use axum::{middleware, Router};
+use axum::{middleware, Extension, Router};
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
+use super::auth::{csrf_policy, SessionAuth};
 use super::core::{Core, OpenMode};
 use super::error::AppError;
 use super::{control, notify::notify};
-use crate::api;
+use crate::api::{self, ApiState};
 use crate::audit::{AuditContext, AuditEvent};
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::identity::Principal;
 use crate::model::Actor;
 use crate::panel::{self, ApplianceInfo, Panel, Templates};
 use crate::web::{self, ConnLimiter, ListenerLimits, Transport, WebPolicy};
@@ -73,6 +75,7 @@ async fn run_until(
     let control_listener = control::bind(&socket_path).await?;
 
     let panel_state = Arc::new(Panel {
+        identity: Arc::clone(&core.identity),
         templates: Arc::clone(&templates),
         info: ApplianceInfo {
             panel_cert_sha256: core.report.panel_cert_sha256.clone(),
@@ -89,11 +92,23 @@ async fn run_until(
         ),
         renderer: templates.clone(),
     });
+    let api_state = Arc::new(ApiState {
+        identity: Arc::clone(&core.identity),
+        clock: core.clock.clone(),
+    });
+    let authenticator: web::Authenticator<Principal> = web::Authenticator(Arc::new(SessionAuth {
+        identity: Arc::clone(&core.identity),
+    }));
     let https = Router::new()
-        .merge(api::routes())
+        .merge(api::routes(api_state))
         .merge(panel::routes(panel_state))
         .fallback(|| async { web::HttpError::not_found() })
         .layer(DefaultBodyLimit::max(web::MAX_BODY_BYTES))
+        .layer(Extension(authenticator))
+        .layer(middleware::from_fn_with_state(
+            Arc::new(csrf_policy(&core)),
+            web::csrf,
+        ))
         .layer(middleware::from_fn_with_state(https_policy, web::harden));
     let redirect_policy = Arc::new(WebPolicy {
         allowed_hosts: None,

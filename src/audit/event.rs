@@ -71,6 +71,52 @@ pub enum AuditEvent {
         /// Their email.
         email: String,
     },
+    /// A user signed in.
+    #[serde(rename = "auth.login_succeeded")]
+    LoginSucceeded {
+        /// Their email.
+        email: String,
+    },
+    /// A sign-in was refused. The reason is for the audit log only; the client always
+    /// hears the same answer.
+    #[serde(rename = "auth.login_failed")]
+    LoginFailed {
+        /// The email that was tried (lowercased; may not exist).
+        email: String,
+        /// `bad_password`, `unknown_user`, `disabled`, `no_team`, `locked`, `throttled`,
+        /// `lockout_started` or `spraying_limited`.
+        reason: String,
+    },
+    /// A user signed out.
+    #[serde(rename = "auth.logout")]
+    Logout {
+        /// Their email.
+        email: String,
+    },
+    /// A one-time setup code for the first owner was issued (the code itself is not logged).
+    #[serde(rename = "setup.code_issued")]
+    SetupCodeIssued {
+        /// When it expires (RFC 3339).
+        expires: String,
+    },
+    /// The first team and owner were created through the setup page.
+    #[serde(rename = "setup.completed")]
+    SetupCompleted {
+        /// The owner's email.
+        email: String,
+    },
+    /// A setup attempt was refused (wrong or expired code).
+    #[serde(rename = "setup.refused")]
+    SetupRefused {
+        /// Why.
+        reason: String,
+    },
+    /// A mutating request came without a valid CSRF token and was refused.
+    #[serde(rename = "request.csrf_refused")]
+    CsrfRefused {
+        /// The method and path.
+        request: String,
+    },
 }
 
 impl AuditEvent {
@@ -85,6 +131,14 @@ impl AuditEvent {
             | AuditEvent::MembershipGranted { user, .. }
             | AuditEvent::UserDisabled { user, .. }
             | AuditEvent::TwoFactorReset { user, .. } => Some(format!("user:{user}")),
+            AuditEvent::LoginSucceeded { email }
+            | AuditEvent::LoginFailed { email, .. }
+            | AuditEvent::Logout { email }
+            | AuditEvent::SetupCompleted { email } => Some(format!("email:{email}")),
+            AuditEvent::SetupCodeIssued { .. } | AuditEvent::SetupRefused { .. } => {
+                Some("setup".into())
+            }
+            AuditEvent::CsrfRefused { request } => Some(request.clone()),
         }
     }
 

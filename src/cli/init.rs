@@ -16,7 +16,34 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
         .await
         .context("while initializing the data dir")??;
     print_report(&core);
+    if core.report.created.is_empty() {
+        // Idempotent: an initialized dir is left as it is; serve prints a code at start.
+        let identity = std::sync::Arc::clone(&core.identity);
+        if tokio::task::spawn_blocking(move || identity.setup_pending()).await?? {
+            println!(
+                "No team exists yet: `tundra serve` prints a one-time setup code when it starts."
+            );
+        }
+    } else {
+        print_setup_code(&core).await?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// While no team exists, issues and prints a fresh one-time setup code (never in a URL).
+pub async fn print_setup_code(core: &Core) -> anyhow::Result<()> {
+    let identity = std::sync::Arc::clone(&core.identity);
+    let code = tokio::task::spawn_blocking(move || identity.issue_setup_code())
+        .await
+        .context("while issuing the setup code")??;
+    if let Some(code) = code {
+        println!(
+            "Setup: open {}/setup and enter the one-time code {} (valid 1 hour; the next start prints a new one).",
+            core.config.public_origin(),
+            code.expose()
+        );
+    }
+    Ok(())
 }
 
 /// Prints what init made (or that nothing changed) and the fingerprints to note down.

@@ -19,6 +19,7 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
     super::init::print_report(&core);
     let listeners = Listeners::bind(&core.config).await?;
     println!("Panel: {}/", core.config.public_origin());
+    super::init::print_setup_code(&core).await?;
     let mut term = signal(SignalKind::terminate()).context("while installing signal handlers")?;
     let mut int = signal(SignalKind::interrupt()).context("while installing signal handlers")?;
     let shutdown = async move {

@@ -33,6 +33,16 @@ pub const KEYS: &[(&str, Kind)] = &[
     ("header_read_timeout_secs", Kind::Int),
     ("idle_timeout_secs", Kind::Int),
     ("shutdown_grace_secs", Kind::Int),
+    ("login_lockout_failures", Kind::Int),
+    ("login_lockout_window_secs", Kind::Int),
+    ("login_lockout_secs", Kind::Int),
+    ("login_ip_max_failures", Kind::Int),
+    ("login_ip_window_secs", Kind::Int),
+    ("login_delay_after_failures", Kind::Int),
+    ("login_delay_base_secs", Kind::Int),
+    ("login_delay_max_secs", Kind::Int),
+    ("hash_pool_slots", Kind::Int),
+    ("hash_queue_timeout_ms", Kind::Int),
 ];
 
 /// `TUNDRA_*` variables that are not config keys but are read elsewhere.

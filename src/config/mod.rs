@@ -51,6 +51,26 @@ pub struct Config {
     pub idle_timeout_secs: u64,
     /// Seconds `serve` waits for open requests to finish after SIGTERM.
     pub shutdown_grace_secs: u64,
+    /// Failed sign-ins for one account from one address that lock the pair.
+    pub login_lockout_failures: u32,
+    /// Seconds over which those failures count.
+    pub login_lockout_window_secs: u64,
+    /// Seconds a locked account/address pair stays locked.
+    pub login_lockout_secs: u64,
+    /// Failed sign-ins from one address (any accounts) before it gets 429.
+    pub login_ip_max_failures: u32,
+    /// Seconds over which those failures count.
+    pub login_ip_window_secs: u64,
+    /// Failures of one account (any addresses) before each attempt is delayed.
+    pub login_delay_after_failures: u32,
+    /// The first delay in seconds; it doubles per further failure.
+    pub login_delay_base_secs: u64,
+    /// The longest delay in seconds.
+    pub login_delay_max_secs: u64,
+    /// Concurrent password hashes (64 MiB each); 0 means one per core.
+    pub hash_pool_slots: u32,
+    /// Milliseconds a sign-in waits for a hashing slot before it gets 503.
+    pub hash_queue_timeout_ms: u64,
 }
 
 impl Default for Config {
@@ -76,6 +96,16 @@ impl Default for Config {
             header_read_timeout_secs: 10,
             idle_timeout_secs: 60,
             shutdown_grace_secs: 10,
+            login_lockout_failures: 5,
+            login_lockout_window_secs: 900,
+            login_lockout_secs: 900,
+            login_ip_max_failures: 20,
+            login_ip_window_secs: 900,
+            login_delay_after_failures: 3,
+            login_delay_base_secs: 1,
+            login_delay_max_secs: 30,
+            hash_pool_slots: 0,
+            hash_queue_timeout_ms: 2000,
         }
     }
 }
@@ -171,6 +201,17 @@ impl Config {
             ),
             ("header_read_timeout_secs", self.header_read_timeout_secs),
             ("idle_timeout_secs", self.idle_timeout_secs),
+            (
+                "login_lockout_failures",
+                u64::from(self.login_lockout_failures),
+            ),
+            ("login_lockout_window_secs", self.login_lockout_window_secs),
+            (
+                "login_ip_max_failures",
+                u64::from(self.login_ip_max_failures),
+            ),
+            ("login_ip_window_secs", self.login_ip_window_secs),
+            ("hash_queue_timeout_ms", self.hash_queue_timeout_ms),
         ] {
             if v == 0 {
                 return invalid(key, "must be greater than 0".into());

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use crate::audit::{AuditContext, AuditEvent, AuditLog};
 use crate::clock::{rfc3339, SharedClock};
+use crate::crypto::password::HashPool;
 use crate::model::{Role, TeamId, UserId};
+use crate::policy::{LoginThrottle, ThrottleConfig};
 use crate::store::{Store, Table, WriteTx};
 
 use super::error::IdentityError;
@@ -13,9 +15,11 @@ use super::rows::{MembershipRow, TeamRow, UserRow};
 
 /// The identity service.
 pub struct Identity {
-    store: Arc<Store>,
-    audit: Arc<AuditLog>,
-    clock: SharedClock,
+    pub(super) store: Arc<Store>,
+    pub(super) audit: Arc<AuditLog>,
+    pub(super) clock: SharedClock,
+    pub(super) pool: Arc<HashPool>,
+    pub(super) throttle: LoginThrottle,
 }
 
 /// What `add_user` did.
@@ -59,39 +63,63 @@ fn check_team_name(name: &str) -> Result<String, IdentityError> {
 }
 
 impl Identity {
-    /// The service over `store`, auditing to `audit`.
-    pub fn new(store: Arc<Store>, audit: Arc<AuditLog>, clock: SharedClock) -> Self {
+    /// The service over `store`, auditing to `audit`, hashing on `pool` and throttling
+    /// sign-ins by `throttle`.
+    pub fn new(
+        store: Arc<Store>,
+        audit: Arc<AuditLog>,
+        clock: SharedClock,
+        pool: Arc<HashPool>,
+        throttle: ThrottleConfig,
+    ) -> Self {
         Self {
             store,
             audit,
             clock,
+            pool,
+            throttle: LoginThrottle::new(throttle),
         }
+    }
+
+    /// The password hashing pool.
+    pub fn pool(&self) -> &Arc<HashPool> {
+        &self.pool
     }
 
     /// Creates a team.
     pub fn create_team(&self, ctx: &AuditContext, name: &str) -> Result<TeamId, IdentityError> {
+        self.store
+            .write(|tx| self.create_team_in(tx, ctx, name))
+            .map(|team| team.id)
+    }
+
+    /// Creates a team inside `tx`.
+    pub(super) fn create_team_in(
+        &self,
+        tx: &mut WriteTx,
+        ctx: &AuditContext,
+        name: &str,
+    ) -> Result<TeamRow, IdentityError> {
         let name = check_team_name(name)?;
-        self.store.write(|tx| {
-            let key = name.to_lowercase();
-            if tx.row::<TeamId>(Table::TeamNames, &key)?.is_some() {
-                return Err(IdentityError::TeamExists(name.clone()));
-            }
-            let id = TeamId(format!("team_{}", crate::crypto::random::hex_id()));
-            let row = TeamRow {
-                id: id.clone(),
-                name: name.clone(),
-                created: rfc3339(self.clock.now()),
-            };
-            tx.put_row(Table::Teams, &id.0, &row)?;
-            tx.put_row(Table::TeamNames, &key, &id)?;
-            let ctx = AuditContext {
-                team: Some(id.clone()),
-                ..ctx.clone()
-            };
-            self.audit
-                .append(tx, &ctx, &AuditEvent::TeamCreated { name: name.clone() })?;
-            Ok(id)
-        })
+        let key = name.to_lowercase();
+        if tx.row::<TeamId>(Table::TeamNames, &key)?.is_some() {
+            return Err(IdentityError::TeamExists(name));
+        }
+        let id = TeamId(format!("team_{}", crate::crypto::random::hex_id()));
+        let row = TeamRow {
+            id: id.clone(),
+            name: name.clone(),
+            created: rfc3339(self.clock.now()),
+        };
+        tx.put_row(Table::Teams, &id.0, &row)?;
+        tx.put_row(Table::TeamNames, &key, &id)?;
+        let ctx = AuditContext {
+            team: Some(id),
+            ..ctx.clone()
+        };
+        self.audit
+            .append(tx, &ctx, &AuditEvent::TeamCreated { name })?;
+        Ok(row)
     }
 
     /// Adds `email` to the team named `team` with `role`. A new user needs `password_phc`
@@ -105,9 +133,24 @@ impl Identity {
         role: Role,
         password_phc: Option<String>,
     ) -> Result<UserAdded, IdentityError> {
-        let email = normalize_email(email)?;
         self.store.write(|tx| {
             let team_row = team_by_name(tx, team)?;
+            self.add_user_in(tx, ctx, &team_row, email, role, password_phc)
+        })
+    }
+
+    /// Adds a user to `team_row` inside `tx` (see [`Identity::add_user`]).
+    pub(super) fn add_user_in(
+        &self,
+        tx: &mut WriteTx,
+        ctx: &AuditContext,
+        team_row: &TeamRow,
+        email: &str,
+        role: Role,
+        password_phc: Option<String>,
+    ) -> Result<UserAdded, IdentityError> {
+        let email = normalize_email(email)?;
+        {
             let existing: Option<UserId> = tx.row(Table::UserEmails, &email)?;
             let (user_id, outcome) = match existing {
                 Some(id) => {
@@ -176,7 +219,7 @@ impl Identity {
                 },
             )?;
             Ok(outcome)
-        })
+        }
     }
 
     /// Disables a user: they can no longer sign in.
@@ -218,6 +261,9 @@ impl Identity {
                 .ok_or_else(|| IdentityError::NoSuchUser(email.clone()))?;
             let event = change(&mut user);
             tx.put_row(Table::Users, &id.0, &user)?;
+            if user.disabled {
+                super::session::delete_user_sessions_in(tx, &user.id)?;
+            }
             self.audit.append(tx, ctx, &event)?;
             Ok(())
         })

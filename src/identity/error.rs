@@ -16,6 +16,8 @@ pub enum IdentityError {
     AlreadyMember { email: String, team: String },
     #[error("{0}")]
     Invalid(String),
+    #[error("setup refused: {0}")]
+    SetupRefused(String),
     #[error("a new user needs a password")]
     PasswordRequired,
     #[error(transparent)]

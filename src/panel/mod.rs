@@ -6,11 +6,12 @@
 
 mod assets;
 mod index;
+mod session;
 mod templates;
 
 use std::sync::Arc;
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 
 pub use templates::Templates;
@@ -26,6 +27,8 @@ pub struct ApplianceInfo {
 
 /// The panel's state.
 pub struct Panel {
+    /// Teams, users, sessions.
+    pub identity: Arc<crate::identity::Identity>,
     /// The embedded templates.
     pub templates: Arc<Templates>,
     /// Fingerprints shown on the front page.
@@ -36,6 +39,9 @@ pub struct Panel {
 pub fn routes(panel: Arc<Panel>) -> Router {
     Router::new()
         .route("/", get(index::page))
+        .route("/login", get(session::login_page).post(session::login))
+        .route("/logout", post(session::logout))
+        .route("/setup", get(session::setup_page).post(session::setup))
         .route("/assets/{*path}", get(assets::serve))
         .with_state(panel)
 }

@@ -19,7 +19,7 @@ pub struct Migration {
 /// runs in the step's transaction before `run`.
 pub const MIGRATIONS: &[Migration] = &[Migration {
     to: 2,
-    what: "teams, users and memberships",
+    what: "teams, users, memberships, sessions and the setup code",
     run: |_| Ok(()),
 }];
 

@@ -23,17 +23,26 @@ pub enum Table {
     Memberships,
     /// `user_id/team_id` → membership (the reverse index).
     MemberOf,
+    /// Hex SHA-256 of a session id → session.
+    Sessions,
+    /// `user_id/session_hash` → nothing (a user's sessions, for listing and revocation).
+    UserSessions,
+    /// `code` → the pending first-owner setup code (hashed).
+    Setup,
 }
 
 impl Table {
     /// Every JSON-row table (created with the schema).
-    pub const ALL: [Table; 6] = [
+    pub const ALL: [Table; 9] = [
         Table::Teams,
         Table::TeamNames,
         Table::Users,
         Table::UserEmails,
         Table::Memberships,
         Table::MemberOf,
+        Table::Sessions,
+        Table::UserSessions,
+        Table::Setup,
     ];
 
     fn def(self) -> TableDefinition<'static, &'static str, &'static [u8]> {
@@ -44,6 +53,9 @@ impl Table {
             Table::UserEmails => "user_emails",
             Table::Memberships => "memberships",
             Table::MemberOf => "member_of",
+            Table::Sessions => "sessions",
+            Table::UserSessions => "user_sessions",
+            Table::Setup => "setup",
         })
     }
 }

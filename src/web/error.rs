@@ -17,6 +17,8 @@ pub struct HttpError {
     pub message: String,
     /// What only the log is told.
     pub log: Option<String>,
+    /// Seconds for a `Retry-After` header (429, 503).
+    pub retry_after: Option<u64>,
 }
 
 impl HttpError {
@@ -27,7 +29,14 @@ impl HttpError {
             code,
             message: message.into(),
             log: None,
+            retry_after: None,
         }
+    }
+
+    /// Asks the client to retry after `secs` seconds.
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs.max(1));
+        self
     }
 
     /// Adds detail for the log only.
@@ -97,6 +106,11 @@ impl std::fmt::Display for HttpError {
     }
 }
 
+/// Marks an error-status response whose body the handler rendered itself (a form shown
+/// again with its error), so `harden` keeps it.
+#[derive(Debug, Clone, Copy)]
+pub struct Rendered;
+
 /// Marks a response whose body the `harden` middleware still has to render.
 #[derive(Debug, Clone)]
 pub struct PendingError(pub HttpError);
@@ -104,6 +118,10 @@ pub struct PendingError(pub HttpError);
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
         let mut res = self.status.into_response();
+        if let Some(secs) = self.retry_after {
+            res.headers_mut()
+                .insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
+        }
         res.extensions_mut().insert(PendingError(self));
         res
     }

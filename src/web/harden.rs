@@ -11,7 +11,7 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use http::{HeaderValue, StatusCode};
 use http_body_util::Limited;
 
-use super::error::{ErrorRenderer, HttpError, PendingError};
+use super::error::{ErrorRenderer, HttpError, PendingError, Rendered};
 use super::headers;
 
 /// The largest request body accepted; larger ones get 413 before they are buffered.
@@ -38,7 +38,8 @@ pub async fn harden(State(policy): State<Arc<WebPolicy>>, req: Request, next: Ne
         Ok(req) => next.run(req).await,
         Err(e) => e.into_response(),
     };
-    if res.status().is_client_error() || res.status().is_server_error() {
+    let failed = res.status().is_client_error() || res.status().is_server_error();
+    if failed && res.extensions().get::<Rendered>().is_none() {
         res = render_error(&policy, res, &request_id, api);
     }
     let headers = res.headers_mut();

@@ -175,3 +175,118 @@ pub fn test_config_for(data_dir: &Path) -> Config {
         ..test_config(data_dir)
     }
 }
+
+/// A browser-like client: a cookie jar, the appliance's CA, and the CSRF token it was given.
+pub struct Browser {
+    pub client: reqwest::Client,
+    pub jar: Arc<reqwest::cookie::Jar>,
+    base: String,
+}
+
+impl Browser {
+    /// The value of cookie `name` the jar holds for the appliance.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        use reqwest::cookie::CookieStore;
+        let url: reqwest::Url = self.base.parse().unwrap();
+        let header = self.jar.cookies(&url)?;
+        header
+            .to_str()
+            .unwrap()
+            .split("; ")
+            .filter_map(|p| p.split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    }
+
+    /// The CSRF token (fetched with a GET first if the jar has none).
+    pub async fn csrf(&self) -> String {
+        if let Some(t) = self.cookie("__Host-tundra_csrf") {
+            return t;
+        }
+        self.client
+            .get(format!("{}/healthz", self.base))
+            .send()
+            .await
+            .unwrap();
+        self.cookie("__Host-tundra_csrf")
+            .expect("a GET sets the CSRF cookie")
+    }
+
+    /// POSTs JSON with the CSRF header.
+    pub async fn post_json(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
+        let token = self.csrf().await;
+        self.client
+            .post(format!("{}{path}", self.base))
+            .header("x-csrf-token", token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// GETs a path.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// POSTs a form, adding the CSRF field.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let token = self.csrf().await;
+        let mut form: Vec<(&str, &str)> = fields.to_vec();
+        form.push(("csrf_token", &token));
+        self.client
+            .post(format!("{}{path}", self.base))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+impl Appliance {
+    /// A new browser with an empty cookie jar.
+    pub fn browser(&self) -> Browser {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let client = self
+            .client_builder()
+            .cookie_provider(Arc::clone(&jar))
+            .build()
+            .unwrap();
+        Browser {
+            client,
+            jar,
+            base: self.url(""),
+        }
+    }
+
+    /// The in-process appliance's services (what a host administrator reaches).
+    pub fn core(&self) -> &tundra::app::Core {
+        &self.running.as_ref().unwrap().core
+    }
+
+    /// Creates team `team` (if new) and a user in it with `role` and `password`.
+    pub fn add_user(&self, team: &str, email: &str, role: tundra::model::Role, password: &str) {
+        use tundra::audit::AuditContext;
+        use tundra::model::Actor;
+        let ctx = AuditContext::actor(Actor::LocalCli);
+        let id = &self.core().identity;
+        let _ = id.create_team(&ctx, team);
+        let phc = tundra::crypto::password::hash_password(password).unwrap();
+        id.add_user(&ctx, team, email, role, Some(phc)).unwrap();
+    }
+
+    /// Every audit record so far, parsed.
+    pub fn audit_records(&self) -> Vec<serde_json::Value> {
+        let core = self.core();
+        core.store
+            .read(|tx| tundra::audit::export_page(tx, 0, usize::MAX))
+            .unwrap()
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}

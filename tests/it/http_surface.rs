@@ -87,10 +87,18 @@ async fn page_errors_are_templated_html_with_headers() {
 #[tokio::test]
 async fn wrong_method_is_405_in_the_right_format() {
     let a = Appliance::start().await;
-    let res = a.client().post(a.url("/healthz")).send().await.unwrap();
+    let b = a.browser();
+    let res = b.post_json("/healthz", serde_json::json!({})).await;
     assert_eq!(res.status(), 405);
     assert_security_headers(&res);
-    let res = a.client().delete(a.url("/")).send().await.unwrap();
+    let token = b.csrf().await;
+    let res = b
+        .client
+        .delete(a.url("/"))
+        .header("x-csrf-token", token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 405);
     assert!(res.text().await.unwrap().contains("<!doctype html>"));
 }

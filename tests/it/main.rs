@@ -10,6 +10,7 @@
 
 mod architecture;
 mod audit_chain;
+mod auth_flow;
 mod break_glass;
 mod cli_local;
 mod config_errors;

@@ -1,0 +1,107 @@
+//! `/api/v1/auth/*`: sign in and out.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde::Deserialize;
+
+use super::json::ApiJson;
+use super::ApiState;
+use crate::crypto::Secret;
+use crate::identity::{LoginOutcome, LoginRequest, Principal, ABSOLUTE_TTL_SECS};
+use crate::web::{cookies, Authed, CsrfToken, HttpError, RequestId};
+
+/// `POST /api/v1/auth/login` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    email: String,
+    password: String,
+}
+
+/// Signs in; answers the same 401 for wrong, unknown, disabled and locked accounts.
+pub async fn login(
+    State(api): State<Arc<ApiState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    Extension(CsrfToken(csrf)): Extension<CsrfToken>,
+    ApiJson(body): ApiJson<Login>,
+) -> Result<Response, HttpError> {
+    let outcome = api
+        .identity
+        .login(LoginRequest {
+            email: body.email,
+            password: Secret::new(body.password),
+            ip: Some(peer.ip()),
+            request_id: Some(request_id),
+        })
+        .await
+        .map_err(HttpError::internal)?;
+    match outcome {
+        LoginOutcome::SignedIn {
+            session_id,
+            principal,
+        } => {
+            let body = serde_json::json!({
+                "user": {"id": principal.user(), "email": principal.email()},
+                "team": {"id": principal.team()},
+                "role": principal.role(),
+                "csrf_token": csrf,
+            });
+            let mut res = Json(body).into_response();
+            cookies::set(
+                &mut res,
+                &cookies::session(session_id.expose(), ABSOLUTE_TTL_SECS),
+            );
+            Ok(res)
+        }
+        LoginOutcome::Refused => Err(invalid_credentials()),
+        LoginOutcome::Throttled { retry_after_secs } => Err(HttpError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            "Too many failed sign-ins from your address; wait and try again.",
+        )
+        .retry_after(retry_after_secs)),
+        LoginOutcome::Busy { retry_after_secs } => Err(HttpError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "The appliance is busy checking other sign-ins; try again shortly.",
+        )
+        .retry_after(retry_after_secs)),
+    }
+}
+
+/// The one answer for every refused sign-in.
+pub fn invalid_credentials() -> HttpError {
+    HttpError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+        "Wrong email or password.",
+    )
+}
+
+/// Signs out: the session record is deleted and the cookie cleared.
+pub async fn logout(
+    State(api): State<Arc<ApiState>>,
+    Authed(principal): Authed<Principal>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Result<Response, HttpError> {
+    let identity = Arc::clone(&api.identity);
+    let ctx = crate::audit::AuditContext {
+        request_id: Some(request_id),
+        source_ip: Some(peer.ip()),
+        ..principal.audit_context()
+    };
+    tokio::task::spawn_blocking(move || identity.end_session(&principal, &ctx))
+        .await
+        .map_err(HttpError::internal)?
+        .map_err(HttpError::internal)?;
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    cookies::set(&mut res, &cookies::clear(cookies::SESSION));
+    Ok(res)
+}
