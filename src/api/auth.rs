@@ -12,7 +12,9 @@ use serde::Deserialize;
 use super::json::ApiJson;
 use super::ApiState;
 use crate::crypto::Secret;
-use crate::identity::{LoginOutcome, LoginRequest, Principal, ABSOLUTE_TTL_SECS};
+use crate::identity::{
+    LoginOutcome, LoginRequest, Principal, ABSOLUTE_TTL_SECS, REAUTH_WINDOW_SECS,
+};
 use crate::web::{cookies, Authed, CsrfToken, HttpError, RequestId};
 
 /// `POST /api/v1/auth/login` body.
@@ -21,6 +23,8 @@ use crate::web::{cookies, Authed, CsrfToken, HttpError, RequestId};
 pub struct Login {
     email: String,
     password: String,
+    /// The TOTP (or a recovery) code, for users with two-factor on.
+    totp: Option<String>,
 }
 
 /// Signs in; answers the same 401 for wrong, unknown, disabled and locked accounts.
@@ -36,6 +40,7 @@ pub async fn login(
         .login(LoginRequest {
             email: body.email,
             password: Secret::new(body.password),
+            second_factor: body.totp,
             ip: Some(peer.ip()),
             request_id: Some(request_id),
         })
@@ -60,6 +65,11 @@ pub async fn login(
             Ok(res)
         }
         LoginOutcome::Refused => Err(invalid_credentials()),
+        LoginOutcome::SecondFactorRequired { .. } => Err(HttpError::new(
+            StatusCode::UNAUTHORIZED,
+            "totp_required",
+            "Send the code from your authenticator app (or a recovery code) as `totp`.",
+        )),
         LoginOutcome::Throttled { retry_after_secs } => Err(HttpError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_requests",
@@ -103,5 +113,85 @@ pub async fn logout(
         .map_err(HttpError::internal)?;
     let mut res = StatusCode::NO_CONTENT.into_response();
     cookies::set(&mut res, &cookies::clear(cookies::SESSION));
+    Ok(res)
+}
+
+/// `POST /api/v1/auth/reauth` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reauth {
+    password: String,
+    totp: Option<String>,
+}
+
+/// Opens the 5-minute re-auth window for sensitive actions.
+pub async fn reauth(
+    State(api): State<Arc<ApiState>>,
+    Authed(principal): Authed<Principal>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    ApiJson(body): ApiJson<Reauth>,
+) -> Result<Response, HttpError> {
+    if principal.token_id().is_some() {
+        return Err(HttpError::new(
+            StatusCode::FORBIDDEN,
+            "session_required",
+            "Re-authentication opens a window for a signed-in session; API tokens cannot use it.",
+        ));
+    }
+    let ok = api
+        .identity
+        .reauthenticate(
+            &principal,
+            Secret::new(body.password),
+            body.totp,
+            Some(peer.ip()),
+            Some(request_id),
+        )
+        .await
+        .map_err(super::errors::identity)?;
+    if !ok {
+        return Err(invalid_credentials());
+    }
+    Ok(Json(serde_json::json!({"reauthenticated_for_secs": REAUTH_WINDOW_SECS})).into_response())
+}
+
+/// `POST /api/v1/auth/team` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchTeam {
+    team_id: String,
+}
+
+/// Switches the session's active team (membership required; a new session id is issued).
+pub async fn switch_team(
+    State(api): State<Arc<ApiState>>,
+    Authed(principal): Authed<Principal>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(body): ApiJson<SwitchTeam>,
+) -> Result<Response, HttpError> {
+    let identity = Arc::clone(&api.identity);
+    let ctx = crate::audit::AuditContext {
+        request_id: Some(request_id),
+        source_ip: Some(peer.ip()),
+        ..principal.audit_context()
+    };
+    let team = crate::model::TeamId(body.team_id);
+    let (session_id, p) =
+        tokio::task::spawn_blocking(move || identity.switch_team(&principal, &team, &ctx))
+            .await
+            .map_err(HttpError::internal)?
+            .map_err(super::errors::identity)?;
+    let mut res = Json(serde_json::json!({
+        "user": {"id": p.user(), "email": p.email()},
+        "team": {"id": p.team()},
+        "role": p.role(),
+    }))
+    .into_response();
+    cookies::set(
+        &mut res,
+        &cookies::session(session_id.expose(), ABSOLUTE_TTL_SECS),
+    );
     Ok(res)
 }

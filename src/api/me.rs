@@ -11,5 +11,6 @@ pub async fn me(Authed(p): Authed<Principal>) -> Json<serde_json::Value> {
         "user": {"id": p.user(), "email": p.email()},
         "team": {"id": p.team()},
         "role": p.role(),
+        "two_factor_required": p.needs_two_factor(),
     }))
 }

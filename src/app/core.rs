@@ -9,7 +9,7 @@ use crate::audit::AuditLog;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::crypto::password::HashPool;
-use crate::crypto::MasterKey;
+use crate::crypto::{ColumnSealer, MasterKey};
 use crate::identity::Identity;
 use crate::policy::ThrottleConfig;
 use crate::store::Store;
@@ -66,6 +66,8 @@ impl Core {
             clock.clone(),
             pool,
             throttle_config(&config),
+            ColumnSealer::new(&opened.master, "users", "totp", opened.key_version),
+            config.require_two_factor,
         ));
         Ok(Self {
             config,

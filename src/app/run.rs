@@ -75,6 +75,7 @@ async fn run_until(
     let control_listener = control::bind(&socket_path).await?;
 
     let panel_state = Arc::new(Panel {
+        clock: core.clock.clone(),
         identity: Arc::clone(&core.identity),
         templates: Arc::clone(&templates),
         info: ApplianceInfo {

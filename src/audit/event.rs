@@ -71,6 +71,66 @@ pub enum AuditEvent {
         /// Their email.
         email: String,
     },
+    /// A user turned two-factor on (or replaced their TOTP key).
+    #[serde(rename = "user.two_factor_enrolled")]
+    TwoFactorEnrolled {
+        /// Their email.
+        email: String,
+    },
+    /// A member's role changed.
+    #[serde(rename = "membership.role_changed")]
+    RoleChanged {
+        /// The member's user id.
+        user: String,
+        /// Their email.
+        email: String,
+        /// The old role.
+        from: Role,
+        /// The new role.
+        to: Role,
+    },
+    /// A member was removed from the team.
+    #[serde(rename = "membership.revoked")]
+    MembershipRevoked {
+        /// The member's user id.
+        user: String,
+        /// Their email.
+        email: String,
+    },
+    /// A request named an object outside the caller's team (or a missing one) and got 404.
+    #[serde(rename = "access.denied")]
+    AccessDenied {
+        /// The object named.
+        target: String,
+        /// `other_team` or `missing` (the caller is never told which).
+        reason: String,
+    },
+    /// A user ended one of their sessions.
+    #[serde(rename = "auth.session_revoked")]
+    SessionRevoked {
+        /// Their email.
+        email: String,
+    },
+    /// A user changed their password.
+    #[serde(rename = "user.password_changed")]
+    PasswordChanged {
+        /// Their email.
+        email: String,
+        /// How many other sessions were ended with it.
+        other_sessions_ended: u64,
+    },
+    /// A user switched their session to another of their teams.
+    #[serde(rename = "auth.team_switched")]
+    TeamSwitched {
+        /// Their email.
+        email: String,
+    },
+    /// A user confirmed their password (and second factor) for sensitive actions.
+    #[serde(rename = "auth.reauthenticated")]
+    Reauthenticated {
+        /// Their email.
+        email: String,
+    },
     /// A user signed in.
     #[serde(rename = "auth.login_succeeded")]
     LoginSucceeded {
@@ -117,6 +177,47 @@ pub enum AuditEvent {
         /// The method and path.
         request: String,
     },
+    /// An API token was issued (its value is never logged).
+    #[serde(rename = "api_token.created")]
+    ApiTokenCreated {
+        /// The token's id.
+        token: String,
+        /// Its name.
+        name: String,
+        /// Its role.
+        role: Role,
+        /// Unix seconds of expiry, if it expires.
+        expires: Option<i64>,
+    },
+    /// An API token was revoked.
+    #[serde(rename = "api_token.revoked")]
+    ApiTokenRevoked {
+        /// The token's id.
+        token: String,
+        /// Its name.
+        name: String,
+    },
+    /// Issuing or revoking an API token was refused.
+    #[serde(rename = "api_token.refused")]
+    ApiTokenRefused {
+        /// `create` or `revoke`.
+        operation: String,
+        /// The token id asked for (revoke), as given.
+        token: Option<String>,
+        /// The role asked for (create).
+        role: Option<Role>,
+        /// `role_above_issuer`, `not_permitted`, `token_cannot_issue_admin_scope`,
+        /// `expires_after_parent`, `wider_than_parent`, `reauth_required` or `not_found`.
+        reason: String,
+    },
+    /// A known API token was presented and refused.
+    #[serde(rename = "api_token.rejected")]
+    ApiTokenRejected {
+        /// The token's id.
+        token: String,
+        /// `expired`, `creator_disabled`, `creator_missing` or `creator_not_member`.
+        reason: String,
+    },
 }
 
 impl AuditEvent {
@@ -130,15 +231,30 @@ impl AuditEvent {
             AuditEvent::UserCreated { user, .. }
             | AuditEvent::MembershipGranted { user, .. }
             | AuditEvent::UserDisabled { user, .. }
-            | AuditEvent::TwoFactorReset { user, .. } => Some(format!("user:{user}")),
+            | AuditEvent::TwoFactorReset { user, .. }
+            | AuditEvent::RoleChanged { user, .. }
+            | AuditEvent::MembershipRevoked { user, .. } => Some(format!("user:{user}")),
+            AuditEvent::AccessDenied { target, .. } => Some(target.clone()),
             AuditEvent::LoginSucceeded { email }
             | AuditEvent::LoginFailed { email, .. }
             | AuditEvent::Logout { email }
-            | AuditEvent::SetupCompleted { email } => Some(format!("email:{email}")),
+            | AuditEvent::SetupCompleted { email }
+            | AuditEvent::TwoFactorEnrolled { email }
+            | AuditEvent::TeamSwitched { email }
+            | AuditEvent::Reauthenticated { email }
+            | AuditEvent::SessionRevoked { email }
+            | AuditEvent::PasswordChanged { email, .. } => Some(format!("email:{email}")),
             AuditEvent::SetupCodeIssued { .. } | AuditEvent::SetupRefused { .. } => {
                 Some("setup".into())
             }
             AuditEvent::CsrfRefused { request } => Some(request.clone()),
+            AuditEvent::ApiTokenCreated { token, .. }
+            | AuditEvent::ApiTokenRevoked { token, .. }
+            | AuditEvent::ApiTokenRejected { token, .. } => Some(format!("api_token:{token}")),
+            AuditEvent::ApiTokenRefused { token, .. } => Some(match token {
+                Some(t) => format!("api_token:{t}"),
+                None => "api_token".into(),
+            }),
         }
     }
 

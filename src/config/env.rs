@@ -11,6 +11,8 @@ pub enum Kind {
     Int,
     /// A comma-separated list of text items.
     List,
+    /// `true` or `false`.
+    Bool,
 }
 
 /// Every config key with the kind of its value; `TUNDRA_<KEY>` overrides `<key>`.
@@ -43,6 +45,7 @@ pub const KEYS: &[(&str, Kind)] = &[
     ("login_delay_max_secs", Kind::Int),
     ("hash_pool_slots", Kind::Int),
     ("hash_queue_timeout_ms", Kind::Int),
+    ("require_two_factor", Kind::Bool),
 ];
 
 /// `TUNDRA_*` variables that are not config keys but are read elsewhere.
@@ -74,6 +77,16 @@ pub(super) fn overlay(
                     var: var.clone(),
                     message: format!("{value:?} is not an integer"),
                 })?,
+            Kind::Bool => match value.trim() {
+                "true" => toml::Value::Boolean(true),
+                "false" => toml::Value::Boolean(false),
+                other => {
+                    return Err(ConfigError::BadEnv {
+                        var,
+                        message: format!("{other:?} is not true or false"),
+                    })
+                }
+            },
             Kind::List => toml::Value::Array(
                 value
                     .split(',')

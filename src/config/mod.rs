@@ -71,6 +71,9 @@ pub struct Config {
     pub hash_pool_slots: u32,
     /// Milliseconds a sign-in waits for a hashing slot before it gets 503.
     pub hash_queue_timeout_ms: u64,
+    /// Owners and admins must enroll TOTP before they can act. Turn off only for a
+    /// single-user lab; `tundra acceptance run` flags it.
+    pub require_two_factor: bool,
 }
 
 impl Default for Config {
@@ -106,6 +109,7 @@ impl Default for Config {
             login_delay_max_secs: 30,
             hash_pool_slots: 0,
             hash_queue_timeout_ms: 2000,
+            require_two_factor: true,
         }
     }
 }

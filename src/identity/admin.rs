@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::audit::{AuditContext, AuditEvent, AuditLog};
 use crate::clock::{rfc3339, SharedClock};
 use crate::crypto::password::HashPool;
+use crate::crypto::ColumnSealer;
 use crate::model::{Role, TeamId, UserId};
 use crate::policy::{LoginThrottle, ThrottleConfig};
 use crate::store::{Store, Table, WriteTx};
@@ -20,6 +21,9 @@ pub struct Identity {
     pub(super) clock: SharedClock,
     pub(super) pool: Arc<HashPool>,
     pub(super) throttle: LoginThrottle,
+    pub(super) pending: super::pending::PendingLogins,
+    pub(super) totp_sealer: ColumnSealer,
+    pub(super) require_two_factor: bool,
 }
 
 /// What `add_user` did.
@@ -63,14 +67,17 @@ fn check_team_name(name: &str) -> Result<String, IdentityError> {
 }
 
 impl Identity {
-    /// The service over `store`, auditing to `audit`, hashing on `pool` and throttling
-    /// sign-ins by `throttle`.
+    /// The service over `store`, auditing to `audit`, hashing on `pool`, throttling
+    /// sign-ins by `throttle`, sealing TOTP secrets with `totp_sealer`. With
+    /// `require_two_factor`, owners and admins cannot act until they enroll TOTP.
     pub fn new(
         store: Arc<Store>,
         audit: Arc<AuditLog>,
         clock: SharedClock,
         pool: Arc<HashPool>,
         throttle: ThrottleConfig,
+        totp_sealer: ColumnSealer,
+        require_two_factor: bool,
     ) -> Self {
         Self {
             store,
@@ -78,6 +85,9 @@ impl Identity {
             clock,
             pool,
             throttle: LoginThrottle::new(throttle),
+            pending: super::pending::PendingLogins::default(),
+            totp_sealer,
+            require_two_factor,
         }
     }
 
@@ -175,6 +185,9 @@ impl Identity {
                         disabled: false,
                         totp_sealed: None,
                         totp_last_step: None,
+                        totp_pending: None,
+                        totp_failures: 0,
+                        totp_fail_step: 0,
                         created: rfc3339(self.clock.now()),
                     };
                     tx.put_row(Table::Users, &id.0, &row)?;
@@ -238,6 +251,8 @@ impl Identity {
         self.change_user(ctx, email, |user| {
             user.totp_sealed = None;
             user.totp_last_step = None;
+            user.totp_pending = None;
+            user.totp_failures = 0;
             AuditEvent::TwoFactorReset {
                 user: user.id.0.clone(),
                 email: user.email.clone(),
@@ -263,6 +278,9 @@ impl Identity {
             tx.put_row(Table::Users, &id.0, &user)?;
             if user.disabled {
                 super::session::delete_user_sessions_in(tx, &user.id)?;
+            }
+            if user.totp_sealed.is_none() {
+                super::two_factor::delete_recovery_codes_in(tx, &user.id)?;
             }
             self.audit.append(tx, ctx, &event)?;
             Ok(())

@@ -16,6 +16,14 @@ pub enum IdentityError {
     AlreadyMember { email: String, team: String },
     #[error("{0}")]
     Invalid(String),
+    #[error("not found")]
+    NotFound,
+    #[error("your role does not allow that")]
+    Forbidden,
+    #[error("enroll two-factor authentication first: owners and admins need it to act")]
+    TwoFactorRequired,
+    #[error("confirm your password first (re-authentication is older than 5 minutes)")]
+    ReauthRequired,
     #[error("setup refused: {0}")]
     SetupRefused(String),
     #[error("a new user needs a password")]

@@ -15,12 +15,16 @@ use crate::crypto::Secret;
 use crate::model::Actor;
 use crate::policy::LoginGate;
 
+use super::two_factor::SecondFactor;
+
 /// A sign-in attempt.
 pub struct LoginRequest {
     /// The email typed.
     pub email: String,
     /// The password typed.
     pub password: Secret<String>,
+    /// The TOTP or recovery code, when the user has two-factor on.
+    pub second_factor: Option<String>,
     /// The peer's address.
     pub ip: Option<IpAddr>,
     /// The request id, for the audit record.
@@ -38,6 +42,13 @@ pub enum LoginOutcome {
     },
     /// Wrong, unknown, disabled or locked: one answer for all.
     Refused,
+    /// The password was right and the user has two-factor on: ask for the code. `pending`
+    /// (single use, 5 minutes, this address only) lets a second step finish the sign-in
+    /// without sending the password again.
+    SecondFactorRequired {
+        /// The pending sign-in's handle.
+        pending: Secret<String>,
+    },
     /// This source IP is spraying: 429 with `Retry-After`.
     Throttled {
         /// Seconds to wait.
@@ -98,6 +109,99 @@ impl Identity {
             (Some(u), true) if u.disabled => return self.fail(&ctx, &email, ip, "disabled").await,
             (Some(u), true) => u,
         };
+        if user.totp_sealed.is_some() {
+            let Some(code) = req.second_factor else {
+                let pending = self
+                    .pending
+                    .insert(&user.id, ip, self.clock.now().unix_timestamp());
+                return Ok(LoginOutcome::SecondFactorRequired { pending });
+            };
+            if let Some(refusal) = self.second_factor(&ctx, &email, ip, &user, code).await? {
+                return Ok(refusal);
+            }
+        }
+        self.finish_login(ctx, email, ip, user).await
+    }
+
+    /// The second step of a panel sign-in: the pending handle from the first step and a
+    /// code. An unknown, expired, used or foreign-address handle is refused like a wrong
+    /// password.
+    pub async fn login_second_step(
+        self: &Arc<Self>,
+        pending: &str,
+        code: String,
+        ip: Option<IpAddr>,
+        request_id: Option<String>,
+    ) -> Result<LoginOutcome, IdentityError> {
+        let ip_or = ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let ctx = AuditContext {
+            source_ip: ip,
+            request_id,
+            ..AuditContext::actor(Actor::Anonymous)
+        };
+        let now = self.clock.now().unix_timestamp();
+        let Some(user_id) = self.pending.take(pending, ip_or, now) else {
+            self.refuse(&ctx, "", "unknown_pending_login").await?;
+            return Ok(LoginOutcome::Refused);
+        };
+        let uid = user_id.0.clone();
+        let user: Option<UserRow> = self
+            .blocking(move |id| {
+                Ok(id
+                    .store
+                    .read(|tx| tx.row(crate::store::Table::Users, &uid))?)
+            })
+            .await?;
+        let Some(user) = user.filter(|u| !u.disabled) else {
+            return Ok(LoginOutcome::Refused);
+        };
+        let email = user.email.clone();
+        match self.throttle.check(&email, ip_or, self.clock.now()) {
+            LoginGate::Allow { .. } => {}
+            _ => {
+                self.refuse(&ctx, &email, "locked").await?;
+                return Ok(LoginOutcome::Refused);
+            }
+        }
+        if let Some(refusal) = self.second_factor(&ctx, &email, ip_or, &user, code).await? {
+            return Ok(refusal);
+        }
+        self.finish_login(ctx, email, ip_or, user).await
+    }
+
+    /// Checks the code; `Some(outcome)` is a refusal to return.
+    async fn second_factor(
+        self: &Arc<Self>,
+        ctx: &AuditContext,
+        email: &str,
+        ip: IpAddr,
+        user: &UserRow,
+        code: String,
+    ) -> Result<Option<LoginOutcome>, IdentityError> {
+        let uid = user.id.clone();
+        match self
+            .blocking(move |id| id.check_second_factor(&uid, &code))
+            .await?
+        {
+            SecondFactor::Accepted => Ok(None),
+            SecondFactor::Rejected => self
+                .fail(ctx, email, ip, "bad_second_factor")
+                .await
+                .map(Some),
+            SecondFactor::Locked => {
+                self.refuse(ctx, email, "second_factor_locked").await?;
+                Ok(Some(LoginOutcome::Refused))
+            }
+        }
+    }
+
+    async fn finish_login(
+        self: &Arc<Self>,
+        ctx: AuditContext,
+        email: String,
+        ip: IpAddr,
+        user: UserRow,
+    ) -> Result<LoginOutcome, IdentityError> {
         let user_id = user.id.clone();
         let teams = self.blocking(move |id| id.memberships(&user_id)).await?;
         let Some((team, role)) = teams.into_iter().next() else {
@@ -164,5 +268,82 @@ impl Identity {
         tokio::task::spawn_blocking(move || f(&me))
             .await
             .map_err(|e| IdentityError::Hash(format!("worker failed: {e}")))?
+    }
+}
+
+impl Identity {
+    /// Confirms the principal's password (and second factor when enrolled) and opens the
+    /// 5-minute re-auth window. Failures count toward the sign-in throttle. `Ok(false)`:
+    /// refused (one answer for every reason).
+    pub async fn reauthenticate(
+        self: &Arc<Self>,
+        principal: &Principal,
+        password: Secret<String>,
+        second_factor: Option<String>,
+        ip: Option<IpAddr>,
+        request_id: Option<String>,
+    ) -> Result<bool, IdentityError> {
+        let email = principal.email().to_string();
+        let ip_or = ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let ctx = AuditContext {
+            source_ip: ip,
+            request_id,
+            ..principal.audit_context()
+        };
+        if !matches!(
+            self.throttle.check(&email, ip_or, self.clock.now()),
+            LoginGate::Allow { .. }
+        ) {
+            self.refuse(&ctx, &email, "reauth_locked").await?;
+            return Ok(false);
+        }
+        let uid = principal.user().0.clone();
+        let user: Option<UserRow> = self
+            .blocking(move |id| {
+                Ok(id
+                    .store
+                    .read(|tx| tx.row(crate::store::Table::Users, &uid))?)
+            })
+            .await?;
+        let Some(user) = user else {
+            return Ok(false);
+        };
+        let ok = match self
+            .pool
+            .verify(password, Some(user.password_phc.clone()))
+            .await
+        {
+            Ok(ok) => ok,
+            Err(PoolError::Busy { .. }) => return Ok(false),
+            Err(e) => return Err(IdentityError::Hash(e.to_string())),
+        };
+        if !ok {
+            self.fail(&ctx, &email, ip_or, "reauth_bad_password")
+                .await?;
+            return Ok(false);
+        }
+        if user.totp_sealed.is_some() {
+            let Some(code) = second_factor else {
+                self.refuse(&ctx, &email, "reauth_missing_second_factor")
+                    .await?;
+                return Ok(false);
+            };
+            if self
+                .second_factor(&ctx, &email, ip_or, &user, code)
+                .await?
+                .is_some()
+            {
+                return Ok(false);
+            }
+        }
+        let p = principal.clone();
+        self.blocking(move |id| {
+            id.mark_reauthenticated(&p)?;
+            id.audit
+                .append_alone(&id.store, &ctx, &AuditEvent::Reauthenticated { email })?;
+            Ok(())
+        })
+        .await?;
+        Ok(true)
     }
 }

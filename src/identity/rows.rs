@@ -30,6 +30,15 @@ pub struct UserRow {
     pub totp_sealed: Option<String>,
     /// The last TOTP step accepted (a code works once).
     pub totp_last_step: Option<i64>,
+    /// A TOTP secret being enrolled (sealed, hex), confirmed by a first code.
+    #[serde(default)]
+    pub totp_pending: Option<String>,
+    /// Wrong TOTP codes in the step `totp_fail_step`; 3 lock TOTP until that step ends.
+    #[serde(default)]
+    pub totp_failures: u32,
+    /// The step the failures were counted in.
+    #[serde(default)]
+    pub totp_fail_step: i64,
     /// When the user was created (RFC 3339).
     pub created: String,
 }

@@ -48,9 +48,25 @@ pub struct Principal {
     role: Role,
     session: Option<String>,
     reauth_at: Option<i64>,
+    needs_two_factor: bool,
+    token: Option<String>,
 }
 
 impl Principal {
+    /// Refuses owners and admins who have not enrolled two-factor yet (when the appliance
+    /// requires it): until then they may only enroll, look at themselves and sign out.
+    pub fn check_can_act(&self) -> Result<(), IdentityError> {
+        if self.needs_two_factor {
+            return Err(IdentityError::TwoFactorRequired);
+        }
+        Ok(())
+    }
+
+    /// Whether this principal must enroll two-factor before acting.
+    pub fn needs_two_factor(&self) -> bool {
+        self.needs_two_factor
+    }
+
     /// The user.
     pub fn user(&self) -> &UserId {
         &self.user
@@ -78,14 +94,142 @@ impl Principal {
     }
     /// The audit context for this principal's actions.
     pub fn audit_context(&self) -> AuditContext {
+        let actor = match &self.token {
+            Some(id) => Actor::ApiToken(id.clone()),
+            None => Actor::User(self.user.0.clone()),
+        };
         AuditContext {
             team: Some(self.team.clone()),
-            ..AuditContext::actor(Actor::User(self.user.0.clone()))
+            ..AuditContext::actor(actor)
+        }
+    }
+
+    /// The id of the API token this principal authenticated with (`None` for a session).
+    pub fn token_id(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    /// A member acting through API token `token_id` with `role` (already capped at the
+    /// creator's current role). Never re-authenticated: a token cannot confirm a password.
+    pub(super) fn for_token(
+        user: UserRow,
+        team: TeamId,
+        role: Role,
+        token_id: String,
+        needs_two_factor: bool,
+    ) -> Self {
+        Self {
+            user: user.id,
+            email: user.email,
+            team,
+            role,
+            session: None,
+            reauth_at: None,
+            needs_two_factor,
+            token: Some(token_id),
         }
     }
 }
 
 impl Identity {
+    /// Whether `user` acting as `role` must enroll TOTP first.
+    pub(super) fn needs_two_factor(&self, user: &UserRow, role: Role) -> bool {
+        self.require_two_factor && role >= Role::Admin && user.totp_sealed.is_none()
+    }
+
+    /// Opens the re-auth window of the principal's session (after a password, and TOTP
+    /// when enrolled, were confirmed by the caller).
+    pub fn mark_reauthenticated(&self, principal: &Principal) -> Result<(), IdentityError> {
+        let Some(hash) = principal.session_hash() else {
+            return Ok(());
+        };
+        let now = self.clock.now().unix_timestamp();
+        self.store.write(|tx| {
+            if let Some(mut row) = tx.row::<SessionRow>(Table::Sessions, hash)? {
+                row.reauth_at = Some(now);
+                row.last_seen = now;
+                tx.put_row(Table::Sessions, hash, &row)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Switches the session to another team the user belongs to. The session id changes
+    /// (privileges changed); the new id is returned for the cookie.
+    pub fn switch_team(
+        &self,
+        principal: &Principal,
+        team: &TeamId,
+        ctx: &AuditContext,
+    ) -> Result<(Secret<String>, Principal), IdentityError> {
+        let Some(old_hash) = principal.session_hash() else {
+            return Err(IdentityError::Invalid(
+                "only a signed-in session can switch teams".into(),
+            ));
+        };
+        let result = self.store.write(|tx| {
+            let member: Option<MembershipRow> =
+                tx.row(Table::Memberships, &format!("{team}/{}", principal.user()))?;
+            let (Some(member), Some(row)) =
+                (member, tx.row::<SessionRow>(Table::Sessions, old_hash)?)
+            else {
+                return Err(IdentityError::NotFound);
+            };
+            let user: UserRow = tx
+                .row(Table::Users, &principal.user().0)?
+                .ok_or(IdentityError::NotFound)?;
+            delete_session_in(tx, principal.user(), old_hash)?;
+            let id = token::session_id();
+            let hash = token::token_hash_hex(id.expose());
+            let new_row = SessionRow {
+                team: team.clone(),
+                ..row
+            };
+            tx.put_row(Table::Sessions, &hash, &new_row)?;
+            tx.put_row(
+                Table::UserSessions,
+                &format!("{}/{hash}", principal.user()),
+                &(),
+            )?;
+            let ctx = AuditContext {
+                team: Some(team.clone()),
+                ..ctx.clone()
+            };
+            self.audit.append(
+                tx,
+                &ctx,
+                &AuditEvent::TeamSwitched {
+                    email: user.email.clone(),
+                },
+            )?;
+            let needs_two_factor = self.needs_two_factor(&user, member.role);
+            Ok((
+                id,
+                Principal {
+                    user: user.id,
+                    email: user.email,
+                    team: team.clone(),
+                    role: member.role,
+                    session: Some(hash),
+                    reauth_at: new_row.reauth_at,
+                    needs_two_factor,
+                    token: None,
+                },
+            ))
+        });
+        if let Err(IdentityError::NotFound) = &result {
+            self.audit.append_alone(
+                &self.store,
+                ctx,
+                &AuditEvent::AccessDenied {
+                    target: format!("team:{team}"),
+                    reason: "not_a_member".into(),
+                },
+            )?;
+        }
+        result
+    }
+
     /// Starts a session for `user` in `team` inside `tx`; returns the id (to send as the
     /// cookie, never stored) and the principal.
     pub(super) fn start_session_in(
@@ -128,6 +272,8 @@ impl Identity {
             role,
             session: Some(hash),
             reauth_at: Some(now),
+            needs_two_factor: self.needs_two_factor(user, role),
+            token: None,
         };
         Ok((id, principal))
     }
@@ -171,6 +317,7 @@ impl Identity {
             self.store
                 .write(|tx| tx.put_row(Table::Sessions, &hash, &touched))?;
         }
+        let needs_two_factor = self.needs_two_factor(&user, member.role);
         Ok(Some(Principal {
             user: user.id,
             email: user.email,
@@ -178,6 +325,8 @@ impl Identity {
             role: member.role,
             session: Some(hash),
             reauth_at: row.reauth_at,
+            needs_two_factor,
+            token: None,
         }))
     }
 

@@ -21,9 +21,7 @@ pub async fn page(
         .await
         .map_err(HttpError::internal)?
         .map_err(HttpError::internal)?;
-    let me = who.map(|Authed(p)| {
-        minijinja::context! { email => p.email(), role => p.role().as_str(), team => p.team().0.clone() }
-    });
+    let me = who.map(|Authed(p)| super::nav(&p));
     let html = panel.templates.render(
         "index.html",
         minijinja::context! { title => "Tundra", info => &panel.info, me, setup_pending, csrf },

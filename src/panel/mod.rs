@@ -4,8 +4,10 @@
 //! Pages carry no inline script or style, so the CSP needs no `unsafe-inline`. The panel only
 //! renders; it never writes the store directly.
 
+mod account;
 mod assets;
 mod index;
+mod members;
 mod session;
 mod templates;
 
@@ -27,6 +29,8 @@ pub struct ApplianceInfo {
 
 /// The panel's state.
 pub struct Panel {
+    /// The clock (re-auth windows, dates shown).
+    pub clock: crate::clock::SharedClock,
     /// Teams, users, sessions.
     pub identity: Arc<crate::identity::Identity>,
     /// The embedded templates.
@@ -40,8 +44,45 @@ pub fn routes(panel: Arc<Panel>) -> Router {
     Router::new()
         .route("/", get(index::page))
         .route("/login", get(session::login_page).post(session::login))
+        .route("/login/code", post(session::login_code))
+        .route("/account", get(account::show))
+        .route("/account/totp", post(account::totp_begin))
+        .route("/account/totp/confirm", post(account::totp_confirm))
+        .route("/account/sessions/revoke", post(account::revoke))
+        .route("/account/password", post(account::password))
+        .route("/account/reauth", post(account::reauth))
+        .route("/members", get(members::show).post(members::add))
+        .route("/members/{id}/role", post(members::role))
+        .route("/members/{id}/remove", post(members::remove))
         .route("/logout", post(session::logout))
         .route("/setup", get(session::setup_page).post(session::setup))
         .route("/assets/{*path}", get(assets::serve))
         .with_state(panel)
+}
+
+/// A page with its status; an error status keeps this body (a form shown again with its
+/// message) instead of the generic error page.
+pub(crate) fn page(
+    panel: &Panel,
+    name: &str,
+    ctx: minijinja::Value,
+    status: http::StatusCode,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match panel.templates.render(name, ctx) {
+        Ok(html) => {
+            let mut res = (status, axum::response::Html(html)).into_response();
+            res.extensions_mut().insert(crate::web::Rendered);
+            res
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// What the navigation bar shows about the signed-in user.
+pub(crate) fn nav(p: &crate::identity::Principal) -> minijinja::Value {
+    minijinja::context! {
+        email => p.email(), role => p.role().as_str(), team => p.team().0.clone(),
+        needs_two_factor => p.needs_two_factor(),
+    }
 }

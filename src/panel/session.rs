@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use serde::Deserialize;
 
-use super::Panel;
+use super::{page, Panel};
 use crate::audit::AuditContext;
 use crate::crypto::Secret;
 use crate::identity::{
@@ -17,7 +17,7 @@ use crate::identity::{
     ABSOLUTE_TTL_SECS,
 };
 use crate::model::Actor;
-use crate::web::{cookies, Authed, CsrfToken, HttpError, Rendered, RequestId};
+use crate::web::{cookies, Authed, CsrfToken, HttpError, RequestId};
 
 /// The sign-in form.
 #[derive(Deserialize)]
@@ -34,18 +34,6 @@ pub struct SetupForm {
     email: String,
     password: String,
     password_again: String,
-}
-
-/// A page with its status; an error status keeps this body (the form with its message).
-fn page(panel: &Panel, name: &str, ctx: minijinja::Value, status: StatusCode) -> Response {
-    match panel.templates.render(name, ctx) {
-        Ok(html) => {
-            let mut res = (status, Html(html)).into_response();
-            res.extensions_mut().insert(Rendered);
-            res
-        }
-        Err(e) => e.into_response(),
-    }
 }
 
 fn signed_in(session_id: &Secret<String>) -> Response {
@@ -87,13 +75,54 @@ pub async fn login(
         .login(LoginRequest {
             email: form.email.clone(),
             password: Secret::new(form.password),
+            second_factor: None,
             ip: Some(peer.ip()),
             request_id: Some(request_id),
         })
         .await
         .map_err(HttpError::internal)?;
+    finish_login(&panel, outcome, &csrf, &form.email)
+}
+
+/// The second-factor form.
+#[derive(Deserialize)]
+pub struct SecondFactorForm {
+    pending: String,
+    code: String,
+}
+
+/// `POST /login/code`: the second step of a sign-in with two-factor on.
+pub async fn login_code(
+    State(panel): State<Arc<Panel>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    Extension(CsrfToken(csrf)): Extension<CsrfToken>,
+    Form(form): Form<SecondFactorForm>,
+) -> Result<Response, HttpError> {
+    let outcome = panel
+        .identity
+        .login_second_step(&form.pending, form.code, Some(peer.ip()), Some(request_id))
+        .await
+        .map_err(HttpError::internal)?;
+    finish_login(&panel, outcome, &csrf, "")
+}
+
+fn finish_login(
+    panel: &Panel,
+    outcome: LoginOutcome,
+    csrf: &str,
+    email: &str,
+) -> Result<Response, HttpError> {
     let (status, error, retry) = match outcome {
         LoginOutcome::SignedIn { session_id, .. } => return Ok(signed_in(&session_id)),
+        LoginOutcome::SecondFactorRequired { pending } => {
+            return Ok(page(
+                panel,
+                "login_code.html",
+                minijinja::context! { title => "Two-factor code", csrf, pending => pending.expose() },
+                StatusCode::OK,
+            ))
+        }
         LoginOutcome::Refused => (StatusCode::UNAUTHORIZED, "Wrong email or password.", None),
         LoginOutcome::Throttled { retry_after_secs } => (
             StatusCode::TOO_MANY_REQUESTS,
@@ -107,9 +136,9 @@ pub async fn login(
         ),
     };
     let mut res = page(
-        &panel,
+        panel,
         "login.html",
-        minijinja::context! { title => "Sign in", csrf => csrf, error => error, email => form.email },
+        minijinja::context! { title => "Sign in", csrf, error, email },
         status,
     );
     if let Some(secs) = retry {

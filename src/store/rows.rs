@@ -29,11 +29,17 @@ pub enum Table {
     UserSessions,
     /// `code` → the pending first-owner setup code (hashed).
     Setup,
+    /// `user_id/code_hash` → nothing: a user's unused recovery codes.
+    RecoveryCodes,
+    /// Hex SHA-256 of an API token → the token (its value is never stored).
+    ApiTokens,
+    /// `team_id/token_id` → the token's hash (a team's tokens, and a token by id).
+    TeamTokens,
 }
 
 impl Table {
     /// Every JSON-row table (created with the schema).
-    pub const ALL: [Table; 9] = [
+    pub const ALL: &[Table] = &[
         Table::Teams,
         Table::TeamNames,
         Table::Users,
@@ -43,6 +49,9 @@ impl Table {
         Table::Sessions,
         Table::UserSessions,
         Table::Setup,
+        Table::RecoveryCodes,
+        Table::ApiTokens,
+        Table::TeamTokens,
     ];
 
     fn def(self) -> TableDefinition<'static, &'static str, &'static [u8]> {
@@ -56,6 +65,9 @@ impl Table {
             Table::Sessions => "sessions",
             Table::UserSessions => "user_sessions",
             Table::Setup => "setup",
+            Table::RecoveryCodes => "recovery_codes",
+            Table::ApiTokens => "api_tokens",
+            Table::TeamTokens => "team_tokens",
         })
     }
 }
@@ -87,7 +99,7 @@ fn scan<T: DeserializeOwned, R: ReadableTable<&'static str, &'static [u8]>>(
 impl WriteTx {
     /// Creates the JSON-row tables (idempotent).
     pub(super) fn create_row_tables(&mut self) -> Result<(), StoreError> {
-        for t in Table::ALL {
+        for t in Table::ALL.iter().copied() {
             self.tx.open_table(t.def())?;
         }
         Ok(())

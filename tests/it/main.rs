@@ -8,6 +8,7 @@
     clippy::print_stdout
 )]
 
+mod api_tokens;
 mod architecture;
 mod audit_chain;
 mod auth_flow;
@@ -19,5 +20,8 @@ mod http_surface;
 mod init_and_refusals;
 mod lifecycle;
 mod limits;
+mod panel_pages;
 mod redirect;
 mod tls;
+mod two_factor;
+mod users_api;

@@ -1,0 +1,144 @@
+//! `/api/v1/users`: the active team's members and their roles.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde::Deserialize;
+
+use super::errors;
+use super::json::ApiJson;
+use super::ApiState;
+use crate::audit::AuditContext;
+use crate::crypto::Secret;
+use crate::identity::{check_new_password, Identity, IdentityError, Principal};
+use crate::model::{Role, UserId};
+use crate::web::{Authed, HttpError, RequestId};
+
+fn context(p: &Principal, request_id: String, peer: SocketAddr) -> AuditContext {
+    AuditContext {
+        request_id: Some(request_id),
+        source_ip: Some(peer.ip()),
+        ..p.audit_context()
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    api: &ApiState,
+    f: impl FnOnce(&Identity) -> Result<T, IdentityError> + Send + 'static,
+) -> Result<T, HttpError> {
+    let identity = Arc::clone(&api.identity);
+    tokio::task::spawn_blocking(move || f(&identity))
+        .await
+        .map_err(HttpError::internal)?
+        .map_err(errors::identity)
+}
+
+fn parse_role(role: &str) -> Result<Role, HttpError> {
+    role.parse().map_err(|m: String| {
+        HttpError::new(StatusCode::BAD_REQUEST, "bad_request", format!("role: {m}"))
+    })
+}
+
+/// `GET /api/v1/users`.
+pub async fn list(
+    State(api): State<Arc<ApiState>>,
+    Authed(p): Authed<Principal>,
+) -> Result<Json<serde_json::Value>, HttpError> {
+    let members = blocking(&api, move |id| id.list_members(&p)).await?;
+    Ok(Json(serde_json::json!({ "users": members })))
+}
+
+/// `POST /api/v1/users` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewMember {
+    email: String,
+    role: String,
+    /// The initial password of a new account (ignored for an existing user).
+    password: Option<String>,
+}
+
+/// `POST /api/v1/users`: adds a member (creating the account when it is new).
+pub async fn add(
+    State(api): State<Arc<ApiState>>,
+    Authed(p): Authed<Principal>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    ApiJson(body): ApiJson<NewMember>,
+) -> Result<Response, HttpError> {
+    let role = parse_role(&body.role)?;
+    p.check_can_act().map_err(errors::identity)?;
+    let phc = match body.password {
+        Some(pw) => {
+            check_new_password(&pw, &body.email).map_err(|e| {
+                HttpError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    format!("password: {e}"),
+                )
+            })?;
+            Some(
+                api.identity
+                    .pool()
+                    .hash(Secret::new(pw))
+                    .await
+                    .map_err(|e| match e {
+                        crate::crypto::password::PoolError::Busy { retry_after_secs } => {
+                            HttpError::for_status(StatusCode::SERVICE_UNAVAILABLE)
+                                .retry_after(retry_after_secs)
+                        }
+                        other => HttpError::internal(other),
+                    })?,
+            )
+        }
+        None => None,
+    };
+    let ctx = context(&p, request_id, peer);
+    let member = blocking(&api, move |id| {
+        id.add_member(&p, &ctx, &body.email, role, phc)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(member)).into_response())
+}
+
+/// `PATCH /api/v1/users/{id}` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleChange {
+    role: String,
+}
+
+/// `PATCH /api/v1/users/{id}`: changes a member's role (needs a fresh re-auth).
+pub async fn change(
+    State(api): State<Arc<ApiState>>,
+    Authed(p): Authed<Principal>,
+    Path(user): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    ApiJson(body): ApiJson<RoleChange>,
+) -> Result<Json<crate::identity::Member>, HttpError> {
+    let role = parse_role(&body.role)?;
+    let ctx = context(&p, request_id, peer);
+    let member = blocking(&api, move |id| {
+        id.change_role(&p, &ctx, &UserId(user), role)
+    })
+    .await?;
+    Ok(Json(member))
+}
+
+/// `DELETE /api/v1/users/{id}`: removes a member from the team.
+pub async fn remove(
+    State(api): State<Arc<ApiState>>,
+    Authed(p): Authed<Principal>,
+    Path(user): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+) -> Result<StatusCode, HttpError> {
+    let ctx = context(&p, request_id, peer);
+    blocking(&api, move |id| id.remove_member(&p, &ctx, &UserId(user))).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
