@@ -19,6 +19,12 @@ if [ ${#need[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
+# The OpenAPI document is checked by an independent validator from PyPI.
+if ! python3 -c "import openapi_spec_validator" >/dev/null 2>&1; then
+    echo "test.sh: installing openapi-spec-validator"
+    python3 -m pip install --quiet openapi-spec-validator
+fi
+
 # Some tests need root (chown to another uid, connecting as `nobody`); they are the
 # same tests a packager runs in a container.
 if [ "$(id -u)" -ne 0 ]; then

@@ -26,6 +26,7 @@ async fn blocking<T: Send + 'static>(
 
 /// Starts TOTP enrollment: `{secret, otpauth_uri, qr_svg}`, shown once. Replacing an
 /// enrolled key needs a fresh re-auth.
+#[utoipa::path(post, path = "/api/v1/account/totp/setup", tag = "account", responses((status = 200, description = "secret, otpauth_uri and qr_svg (shown once)"), (status = 401, description = "Not signed in", body = crate::api::ErrorBody), (status = 403, description = "CSRF token missing, role too low, two-factor or re-auth required", body = crate::api::ErrorBody)))]
 pub async fn totp_setup(
     State(api): State<Arc<ApiState>>,
     Authed(p): Authed<Principal>,
@@ -50,13 +51,14 @@ pub async fn totp_setup(
 }
 
 /// `POST /api/v1/account/totp/confirm` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Confirm {
     code: String,
 }
 
 /// Confirms enrollment with a first code; answers the ten recovery codes (shown once).
+#[utoipa::path(post, path = "/api/v1/account/totp/confirm", tag = "account", request_body = Confirm, responses((status = 200, description = "Two-factor on; recovery_codes (shown once)"), (status = 400, description = "Wrong code", body = crate::api::ErrorBody), (status = 401, description = "Not signed in", body = crate::api::ErrorBody), (status = 403, description = "CSRF token missing, role too low, two-factor or re-auth required", body = crate::api::ErrorBody)))]
 pub async fn totp_confirm(
     State(api): State<Arc<ApiState>>,
     Authed(p): Authed<Principal>,

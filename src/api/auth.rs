@@ -18,7 +18,7 @@ use crate::identity::{
 use crate::web::{cookies, Authed, CsrfToken, HttpError, RequestId};
 
 /// `POST /api/v1/auth/login` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Login {
     email: String,
@@ -28,6 +28,7 @@ pub struct Login {
 }
 
 /// Signs in; answers the same 401 for wrong, unknown, disabled and locked accounts.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = Login, responses((status = 200, description = "Signed in: user, team, role and csrf_token; session and CSRF cookies set"), (status = 401, description = "invalid_credentials (wrong, unknown, disabled or locked) or totp_required", body = crate::api::ErrorBody), (status = 403, description = "CSRF token missing", body = crate::api::ErrorBody), (status = 429, description = "Too many failures from this address; see Retry-After", body = crate::api::ErrorBody), (status = 503, description = "Hashing pool busy; see Retry-After", body = crate::api::ErrorBody)))]
 pub async fn login(
     State(api): State<Arc<ApiState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -95,6 +96,7 @@ pub fn invalid_credentials() -> HttpError {
 }
 
 /// Signs out: the session record is deleted and the cookie cleared.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", responses((status = 204, description = "Signed out; session deleted"), (status = 401, description = "Not signed in", body = crate::api::ErrorBody), (status = 403, description = "CSRF token missing, role too low, two-factor or re-auth required", body = crate::api::ErrorBody)))]
 pub async fn logout(
     State(api): State<Arc<ApiState>>,
     Authed(principal): Authed<Principal>,
@@ -117,7 +119,7 @@ pub async fn logout(
 }
 
 /// `POST /api/v1/auth/reauth` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Reauth {
     password: String,
@@ -125,6 +127,7 @@ pub struct Reauth {
 }
 
 /// Opens the 5-minute re-auth window for sensitive actions.
+#[utoipa::path(post, path = "/api/v1/auth/reauth", tag = "auth", request_body = Reauth, responses((status = 200, description = "Re-auth window open for 5 minutes"), (status = 401, description = "Not signed in", body = crate::api::ErrorBody), (status = 403, description = "CSRF token missing, role too low, two-factor or re-auth required", body = crate::api::ErrorBody)))]
 pub async fn reauth(
     State(api): State<Arc<ApiState>>,
     Authed(principal): Authed<Principal>,
@@ -157,13 +160,14 @@ pub async fn reauth(
 }
 
 /// `POST /api/v1/auth/team` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SwitchTeam {
     team_id: String,
 }
 
 /// Switches the session's active team (membership required; a new session id is issued).
+#[utoipa::path(post, path = "/api/v1/auth/team", tag = "auth", request_body = SwitchTeam, responses((status = 200, description = "Active team switched; new session cookie"), (status = 404, description = "Not a member of that team", body = crate::api::ErrorBody), (status = 401, description = "Not signed in", body = crate::api::ErrorBody), (status = 403, description = "CSRF token missing, role too low, two-factor or re-auth required", body = crate::api::ErrorBody)))]
 pub async fn switch_team(
     State(api): State<Arc<ApiState>>,
     Authed(principal): Authed<Principal>,

@@ -12,8 +12,12 @@ mod users;
 
 use std::sync::Arc;
 
-use axum::routing::{delete, get, patch, post};
+use axum::routing::get;
 use axum::Router;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::clock::SharedClock;
 use crate::identity::Identity;
@@ -28,23 +32,76 @@ pub struct ApiState {
     pub clock: SharedClock,
 }
 
-/// The API's routes.
+/// The error body every failed API call answers with.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documents `web::harden`'s rendering; never built here
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+/// `{"code", "message"}` of an error.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `invalid_credentials`.
+    code: String,
+    /// What went wrong, for people.
+    message: String,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Tundra API", description = "Session cookie (+ X-CSRF-Token on mutating requests) or Authorization: Bearer tnd_live_… API token."),
+    components(schemas(ErrorBody, ErrorDetail)),
+    modifiers(&Security)
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("__Host-tundra_session"))),
+        );
+    }
+}
+
+/// The API's routes, and the OpenAPI document built from the same table (so the two cannot
+/// drift): every route here is registered through its `#[utoipa::path]` annotation.
 pub fn routes(state: Arc<ApiState>) -> Router {
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/api/v1/auth/login", post(auth::login))
-        .route("/api/v1/auth/logout", post(auth::logout))
-        .route("/api/v1/auth/reauth", post(auth::reauth))
-        .route("/api/v1/auth/team", post(auth::switch_team))
-        .route("/api/v1/me", get(me::me))
-        .route("/api/v1/users", get(users::list).post(users::add))
-        .route(
-            "/api/v1/users/{id}",
-            patch(users::change).delete(users::remove),
-        )
-        .route("/api/v1/tokens", get(tokens::list).post(tokens::create))
-        .route("/api/v1/tokens/{id}", delete(tokens::revoke))
-        .route("/api/v1/account/totp/setup", post(account::totp_setup))
-        .route("/api/v1/account/totp/confirm", post(account::totp_confirm))
+    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::reauth))
+        .routes(routes!(auth::switch_team))
+        .routes(routes!(me::me))
+        .routes(routes!(users::list, users::add))
+        .routes(routes!(users::change, users::remove))
+        .routes(routes!(tokens::list, tokens::create))
+        .routes(routes!(tokens::revoke))
+        .routes(routes!(account::totp_setup))
+        .routes(routes!(account::totp_confirm))
         .with_state(state)
+        .split_for_parts();
+    let document = Arc::new(openapi.to_pretty_json().unwrap_or_default());
+    router.route(
+        "/api/v1/openapi.json",
+        get(move || {
+            let document = Arc::clone(&document);
+            async move {
+                (
+                    [(http::header::CONTENT_TYPE, "application/json")],
+                    document.as_str().to_owned(),
+                )
+            }
+        }),
+    )
 }

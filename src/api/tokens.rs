@@ -18,7 +18,7 @@ use crate::model::Role;
 use crate::web::{Authed, HttpError, RequestId};
 
 /// `POST /api/v1/tokens` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
     name: String,
@@ -88,6 +88,7 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// `GET /api/v1/tokens`: the team's tokens for owners and admins, one's own for others.
+#[utoipa::path(get, path = "/api/v1/tokens", operation_id = "list_tokens", tag = "tokens", responses((status = 200, description = "Tokens you may see (never their values)"), (status = 401, description = "Not signed in", body = crate::api::ErrorBody), (status = 403, description = "CSRF token missing, role too low, two-factor or re-auth required", body = crate::api::ErrorBody)))]
 pub async fn list(
     State(api): State<Arc<ApiState>>,
     Authed(principal): Authed<Principal>,
@@ -99,6 +100,7 @@ pub async fn list(
 }
 
 /// `POST /api/v1/tokens`: issues a token; 201 with its value, the only time it is shown.
+#[utoipa::path(post, path = "/api/v1/tokens", operation_id = "create_token", tag = "tokens", request_body = CreateToken, responses((status = 201, description = "Token created; its value is in this response only"), (status = 400, description = "Bad input", body = crate::api::ErrorBody), (status = 401, description = "Not signed in", body = crate::api::ErrorBody), (status = 403, description = "CSRF token missing, role too low, two-factor or re-auth required", body = crate::api::ErrorBody)))]
 pub async fn create(
     State(api): State<Arc<ApiState>>,
     Authed(principal): Authed<Principal>,
@@ -148,6 +150,7 @@ pub async fn create(
 }
 
 /// `DELETE /api/v1/tokens/{id}`: revokes at once; 404 alike for missing and other teams'.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", operation_id = "revoke_token", tag = "tokens", params(("id" = String, Path, description = "Token id")), responses((status = 204, description = "Revoked"), (status = 404, description = "No such token in your team", body = crate::api::ErrorBody), (status = 401, description = "Not signed in", body = crate::api::ErrorBody), (status = 403, description = "CSRF token missing, role too low, two-factor or re-auth required", body = crate::api::ErrorBody)))]
 pub async fn revoke(
     State(api): State<Arc<ApiState>>,
     Authed(principal): Authed<Principal>,

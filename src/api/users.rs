@@ -44,6 +44,7 @@ fn parse_role(role: &str) -> Result<Role, HttpError> {
 }
 
 /// `GET /api/v1/users`.
+#[utoipa::path(get, path = "/api/v1/users", operation_id = "list_users", tag = "users", responses((status = 200, description = "The active team's members"), (status = 401, description = "Not signed in", body = crate::api::ErrorBody), (status = 403, description = "CSRF token missing, role too low, two-factor or re-auth required", body = crate::api::ErrorBody)))]
 pub async fn list(
     State(api): State<Arc<ApiState>>,
     Authed(p): Authed<Principal>,
@@ -53,7 +54,7 @@ pub async fn list(
 }
 
 /// `POST /api/v1/users` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMember {
     email: String,
@@ -63,6 +64,7 @@ pub struct NewMember {
 }
 
 /// `POST /api/v1/users`: adds a member (creating the account when it is new).
+#[utoipa::path(post, path = "/api/v1/users", operation_id = "add_user", tag = "users", request_body = NewMember, responses((status = 201, description = "Member added"), (status = 400, description = "Bad input", body = crate::api::ErrorBody), (status = 409, description = "Already a member", body = crate::api::ErrorBody), (status = 401, description = "Not signed in", body = crate::api::ErrorBody), (status = 403, description = "CSRF token missing, role too low, two-factor or re-auth required", body = crate::api::ErrorBody)))]
 pub async fn add(
     State(api): State<Arc<ApiState>>,
     Authed(p): Authed<Principal>,
@@ -106,13 +108,14 @@ pub async fn add(
 }
 
 /// `PATCH /api/v1/users/{id}` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleChange {
     role: String,
 }
 
 /// `PATCH /api/v1/users/{id}`: changes a member's role (needs a fresh re-auth).
+#[utoipa::path(patch, path = "/api/v1/users/{id}", operation_id = "change_user_role", tag = "users", params(("id" = String, Path, description = "User id")), request_body = RoleChange, responses((status = 200, description = "Role changed"), (status = 404, description = "No such member in your team", body = crate::api::ErrorBody), (status = 401, description = "Not signed in", body = crate::api::ErrorBody), (status = 403, description = "CSRF token missing, role too low, two-factor or re-auth required", body = crate::api::ErrorBody)))]
 pub async fn change(
     State(api): State<Arc<ApiState>>,
     Authed(p): Authed<Principal>,
@@ -131,6 +134,7 @@ pub async fn change(
 }
 
 /// `DELETE /api/v1/users/{id}`: removes a member from the team.
+#[utoipa::path(delete, path = "/api/v1/users/{id}", operation_id = "remove_user", tag = "users", params(("id" = String, Path, description = "User id")), responses((status = 204, description = "Member removed"), (status = 404, description = "No such member in your team", body = crate::api::ErrorBody), (status = 401, description = "Not signed in", body = crate::api::ErrorBody), (status = 403, description = "CSRF token missing, role too low, two-factor or re-auth required", body = crate::api::ErrorBody)))]
 pub async fn remove(
     State(api): State<Arc<ApiState>>,
     Authed(p): Authed<Principal>,
