@@ -10,6 +10,7 @@ mod index;
 mod members;
 mod session;
 mod templates;
+mod tokens;
 
 use std::sync::Arc;
 
@@ -54,6 +55,8 @@ pub fn routes(panel: Arc<Panel>) -> Router {
         .route("/members", get(members::show).post(members::add))
         .route("/members/{id}/role", post(members::role))
         .route("/members/{id}/remove", post(members::remove))
+        .route("/tokens", get(tokens::show).post(tokens::create))
+        .route("/tokens/{id}/revoke", post(tokens::revoke))
         .route("/logout", post(session::logout))
         .route("/setup", get(session::setup_page).post(session::setup))
         .route("/assets/{*path}", get(assets::serve))
