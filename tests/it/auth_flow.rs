@@ -500,3 +500,75 @@ async fn malformed_login_bodies_are_named() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn twenty_parallel_logins_stay_within_the_hashing_pool() {
+    let a = Appliance::start_with(|c| {
+        c.hash_pool_slots = 2;
+        c.hash_queue_timeout_ms = 400;
+        c.login_ip_max_failures = 1000;
+        c.login_lockout_failures = 1000;
+        c.login_delay_after_failures = 1000;
+    })
+    .await;
+    a.add_user("Ops", "alice@example.com", Role::Viewer, PW);
+    let pool = std::sync::Arc::clone(a.core().identity.pool());
+    assert_eq!(pool.slots(), 2);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let (pool, stop) = (std::sync::Arc::clone(&pool), std::sync::Arc::clone(&stop));
+        tokio::spawn(async move {
+            let mut max = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                max = max.max(pool.in_use());
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+            max
+        })
+    };
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let b = a.browser();
+        tasks.push(tokio::spawn(async move {
+            let email = if i % 2 == 0 {
+                "alice@example.com".to_string()
+            } else {
+                format!("nobody{i}@example.com")
+            };
+            let res = b
+                .post_json(
+                    "/api/v1/auth/login",
+                    serde_json::json!({"email": email, "password": PW}),
+                )
+                .await;
+            let retry = res
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_string());
+            (res.status().as_u16(), retry)
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for t in tasks {
+        outcomes.push(t.await.unwrap());
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let max_in_use = sampler.await.unwrap();
+    assert!(
+        max_in_use <= 2,
+        "at most two 64 MiB hashes at once, saw {max_in_use}"
+    );
+    assert!(max_in_use >= 1);
+    for (status, retry) in &outcomes {
+        match status {
+            200 | 401 => {}
+            503 => assert!(retry.is_some(), "503 carries Retry-After"),
+            other => panic!("unexpected {other}: {outcomes:?}"),
+        }
+    }
+    assert!(
+        outcomes.iter().any(|(s, _)| *s == 503),
+        "a 400 ms queue cannot hold 20 hashes: {outcomes:?}"
+    );
+    assert!(outcomes.iter().any(|(s, _)| *s == 200), "{outcomes:?}");
+}
