@@ -148,11 +148,7 @@ struct Signed<'a> {
 /// malformed value) returns `None` and takes the full path, which decides what is wrong.
 fn check_as_written(text: &str) -> Option<Checked> {
     let s: Signed = serde_json::from_str(text).ok()?;
-    let suffix = format!(
-        ",\"hash\":\"{}\",\"signature\":\"{}\"}}",
-        s.hash, s.signature
-    );
-    let body = text.strip_suffix(&suffix)?;
+    let body = strip_signed_suffix(text, s.hash, s.signature)?;
     let prev = decode32(s.prev_hash)?;
     let hash = decode32(s.hash)?;
     let computed = crate::crypto::digest::sha3_256(&[&prev, body.as_bytes(), b"}"]);
@@ -167,6 +163,15 @@ fn check_as_written(text: &str) -> Option<Checked> {
         computed,
         sig: signature_from_hex(s.signature).ok()?,
     })
+}
+
+/// `text` without its closing `,"hash":"…","signature":"…"}`, if it ends exactly so.
+fn strip_signed_suffix<'a>(text: &'a str, hash: &str, signature: &str) -> Option<&'a str> {
+    let rest = text.strip_suffix("\"}")?;
+    let rest = rest.strip_suffix(signature)?;
+    let rest = rest.strip_suffix("\",\"signature\":\"")?;
+    let rest = rest.strip_suffix(hash)?;
+    rest.strip_suffix(",\"hash\":\"")
 }
 
 /// Full path: parse every field (unknown fields refused) and recompute the canonical hash.

@@ -151,10 +151,14 @@ impl PublicKey {
                 .ok_or(SignatureError::Invalid)?;
             let s: Scalar = Option::from(Scalar::from_canonical_bytes(s_bytes))
                 .ok_or(SignatureError::Invalid)?;
+            // k = SHA-512(R ‖ A ‖ framed message), fed in pieces to avoid a copy per
+            // signature.
             let mut h = Sha512::new();
             h.update(r_bytes);
             h.update(a_bytes);
-            h.update(framed(domain, msg));
+            h.update(domain.as_bytes());
+            h.update([0u8]);
+            h.update(msg);
             let k = Scalar::from_bytes_mod_order_wide(&h.finalize().into());
             let mut z = [0u8; 16];
             rng.fill_bytes(&mut z);
