@@ -11,7 +11,6 @@ use serde::Deserialize;
 use super::errors;
 use super::json::ApiJson;
 use super::ApiState;
-use crate::audit::AuditContext;
 use crate::identity::{IdentityError, Principal};
 use crate::web::{Authed, HttpError, RequestId};
 
@@ -67,11 +66,7 @@ pub async fn totp_confirm(
     ApiJson(body): ApiJson<Confirm>,
 ) -> Result<Json<serde_json::Value>, HttpError> {
     let identity = Arc::clone(&api.identity);
-    let ctx = AuditContext {
-        request_id: Some(request_id),
-        source_ip: Some(peer.ip()),
-        ..p.audit_context()
-    };
+    let ctx = p.request_context(request_id, peer);
     let codes = blocking(move || identity.confirm_totp(&ctx, p.user(), &body.code)).await?;
     let Some(codes) = codes else {
         return Err(HttpError::new(

@@ -104,11 +104,7 @@ pub async fn logout(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
 ) -> Result<Response, HttpError> {
     let identity = Arc::clone(&api.identity);
-    let ctx = crate::audit::AuditContext {
-        request_id: Some(request_id),
-        source_ip: Some(peer.ip()),
-        ..principal.audit_context()
-    };
+    let ctx = principal.request_context(request_id, peer);
     tokio::task::spawn_blocking(move || identity.end_session(&principal, &ctx))
         .await
         .map_err(HttpError::internal)?
@@ -176,11 +172,7 @@ pub async fn switch_team(
     ApiJson(body): ApiJson<SwitchTeam>,
 ) -> Result<Response, HttpError> {
     let identity = Arc::clone(&api.identity);
-    let ctx = crate::audit::AuditContext {
-        request_id: Some(request_id),
-        source_ip: Some(peer.ip()),
-        ..principal.audit_context()
-    };
+    let ctx = principal.request_context(request_id, peer);
     let team = crate::model::TeamId(body.team_id);
     let (session_id, p) =
         tokio::task::spawn_blocking(move || identity.switch_team(&principal, &team, &ctx))

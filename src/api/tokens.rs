@@ -12,7 +12,6 @@ use serde::Deserialize;
 
 use super::json::ApiJson;
 use super::ApiState;
-use crate::audit::AuditContext;
 use crate::identity::{NewToken, Principal, TokenError, TokenRow, MAX_TOKEN_TTL_SECS};
 use crate::model::Role;
 use crate::web::{Authed, HttpError, RequestId};
@@ -51,15 +50,6 @@ fn http(e: TokenError) -> HttpError {
         }
         TokenError::Identity(e) => super::errors::identity(e),
         e @ (TokenError::Audit(_) | TokenError::Store(_)) => HttpError::internal(e),
-    }
-}
-
-/// The audit context of one request by `p`.
-fn context(p: &Principal, request_id: String, peer: SocketAddr) -> AuditContext {
-    AuditContext {
-        request_id: Some(request_id),
-        source_ip: Some(peer.ip()),
-        ..p.audit_context()
     }
 }
 
@@ -134,7 +124,7 @@ pub async fn create(
         agents: body.agents.unwrap_or_default(),
         tags: body.tags.unwrap_or_default(),
     };
-    let ctx = context(&principal, request_id, peer);
+    let ctx = principal.request_context(request_id, peer);
     let identity = Arc::clone(&api.identity);
     let (value, row) = blocking(move || identity.create_token(&principal, &ctx, req)).await?;
     let body = serde_json::json!({
@@ -158,7 +148,7 @@ pub async fn revoke(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, HttpError> {
-    let ctx = context(&principal, request_id, peer);
+    let ctx = principal.request_context(request_id, peer);
     let identity = Arc::clone(&api.identity);
     blocking(move || identity.revoke_token(&principal, &ctx, &id)).await?;
     Ok(StatusCode::NO_CONTENT)

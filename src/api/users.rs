@@ -12,19 +12,10 @@ use serde::Deserialize;
 use super::errors;
 use super::json::ApiJson;
 use super::ApiState;
-use crate::audit::AuditContext;
 use crate::crypto::Secret;
 use crate::identity::{check_new_password, Identity, IdentityError, Principal};
 use crate::model::{Role, UserId};
 use crate::web::{Authed, HttpError, RequestId};
-
-fn context(p: &Principal, request_id: String, peer: SocketAddr) -> AuditContext {
-    AuditContext {
-        request_id: Some(request_id),
-        source_ip: Some(peer.ip()),
-        ..p.audit_context()
-    }
-}
 
 async fn blocking<T: Send + 'static>(
     api: &ApiState,
@@ -99,7 +90,7 @@ pub async fn add(
         }
         None => None,
     };
-    let ctx = context(&p, request_id, peer);
+    let ctx = p.request_context(request_id, peer);
     let member = blocking(&api, move |id| {
         id.add_member(&p, &ctx, &body.email, role, phc)
     })
@@ -125,7 +116,7 @@ pub async fn change(
     ApiJson(body): ApiJson<RoleChange>,
 ) -> Result<Json<crate::identity::Member>, HttpError> {
     let role = parse_role(&body.role)?;
-    let ctx = context(&p, request_id, peer);
+    let ctx = p.request_context(request_id, peer);
     let member = blocking(&api, move |id| {
         id.change_role(&p, &ctx, &UserId(user), role)
     })
@@ -142,7 +133,7 @@ pub async fn remove(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Extension(RequestId(request_id)): Extension<RequestId>,
 ) -> Result<StatusCode, HttpError> {
-    let ctx = context(&p, request_id, peer);
+    let ctx = p.request_context(request_id, peer);
     blocking(&api, move |id| id.remove_member(&p, &ctx, &UserId(user))).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -92,6 +92,15 @@ impl Principal {
         self.reauth_at
             .is_some_and(|t| now_unix - t < REAUTH_WINDOW_SECS && now_unix >= t)
     }
+    /// The audit context for this principal's action in one request.
+    pub fn request_context(&self, request_id: String, peer: std::net::SocketAddr) -> AuditContext {
+        AuditContext {
+            request_id: Some(request_id),
+            source_ip: Some(peer.ip()),
+            ..self.audit_context()
+        }
+    }
+
     /// The audit context for this principal's actions.
     pub fn audit_context(&self) -> AuditContext {
         let actor = match &self.token {

@@ -11,18 +11,9 @@ use axum::{Extension, Form};
 use serde::Deserialize;
 
 use super::{nav, page, Panel};
-use crate::audit::AuditContext;
 use crate::crypto::Secret;
 use crate::identity::{check_new_password, IdentityError, Principal};
 use crate::web::{Authed, CsrfToken, HttpError, RequestId};
-
-fn ctx(p: &Principal, request_id: String, peer: SocketAddr) -> AuditContext {
-    AuditContext {
-        request_id: Some(request_id),
-        source_ip: Some(peer.ip()),
-        ..p.audit_context()
-    }
-}
 
 /// `?done=` codes of the account page (fixed messages; nothing from the URL is echoed).
 #[derive(Deserialize, Default)]
@@ -160,7 +151,7 @@ pub async fn totp_confirm(
     Form(form): Form<ConfirmForm>,
 ) -> Result<Response, HttpError> {
     let identity = Arc::clone(&panel.identity);
-    let audit = ctx(&p, request_id, peer);
+    let audit = p.request_context(request_id, peer);
     let user = p.user().clone();
     let codes =
         tokio::task::spawn_blocking(move || identity.confirm_totp(&audit, &user, &form.code))
@@ -209,7 +200,7 @@ pub async fn revoke(
     Form(form): Form<RevokeForm>,
 ) -> Result<Response, HttpError> {
     let identity = Arc::clone(&panel.identity);
-    let audit = ctx(&p, request_id, peer);
+    let audit = p.request_context(request_id, peer);
     tokio::task::spawn_blocking(move || identity.revoke_session(&p, &audit, &form.session))
         .await
         .map_err(HttpError::internal)?
@@ -271,7 +262,7 @@ pub async fn password(
         .await
         .map_err(HttpError::internal)?;
     let identity = Arc::clone(&panel.identity);
-    let audit = ctx(&p, request_id, peer);
+    let audit = p.request_context(request_id, peer);
     let end = form.end_others.is_some();
     tokio::task::spawn_blocking(move || identity.change_password(&p, &audit, phc, end))
         .await

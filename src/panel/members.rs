@@ -11,7 +11,6 @@ use axum::{Extension, Form};
 use serde::Deserialize;
 
 use super::{nav, page, Panel};
-use crate::audit::AuditContext;
 use crate::crypto::Secret;
 use crate::identity::{check_new_password, IdentityError, Principal};
 use crate::model::{Role, UserId};
@@ -158,11 +157,7 @@ pub async fn add(
         )
     };
     let identity = Arc::clone(&panel.identity);
-    let ctx = AuditContext {
-        request_id: Some(request_id),
-        source_ip: Some(peer.ip()),
-        ..p.audit_context()
-    };
+    let ctx = p.request_context(request_id, peer);
     let pp = p.clone();
     let result = tokio::task::spawn_blocking(move || {
         identity
@@ -202,11 +197,7 @@ pub async fn role(
         .await;
     };
     let identity = Arc::clone(&panel.identity);
-    let ctx = AuditContext {
-        request_id: Some(request_id),
-        source_ip: Some(peer.ip()),
-        ..p.audit_context()
-    };
+    let ctx = p.request_context(request_id, peer);
     let pp = p.clone();
     let result = tokio::task::spawn_blocking(move || {
         identity
@@ -228,11 +219,7 @@ pub async fn remove(
     Extension(CsrfToken(csrf)): Extension<CsrfToken>,
 ) -> Result<Response, HttpError> {
     let identity = Arc::clone(&panel.identity);
-    let ctx = AuditContext {
-        request_id: Some(request_id),
-        source_ip: Some(peer.ip()),
-        ..p.audit_context()
-    };
+    let ctx = p.request_context(request_id, peer);
     let pp = p.clone();
     let result =
         tokio::task::spawn_blocking(move || identity.remove_member(&pp, &ctx, &UserId(id)))

@@ -151,13 +151,11 @@ fn finish_login(
 pub async fn logout(
     State(panel): State<Arc<Panel>>,
     Authed(principal): Authed<Principal>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Extension(RequestId(request_id)): Extension<RequestId>,
 ) -> Result<Response, HttpError> {
     let identity = Arc::clone(&panel.identity);
-    let ctx = AuditContext {
-        request_id: Some(request_id),
-        ..principal.audit_context()
-    };
+    let ctx = principal.request_context(request_id, peer);
     tokio::task::spawn_blocking(move || identity.end_session(&principal, &ctx))
         .await
         .map_err(HttpError::internal)?

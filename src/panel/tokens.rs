@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{nav, page, Panel};
-use crate::audit::AuditContext;
 use crate::identity::{
     IdentityError, NewToken, Principal, TokenError, TokenRow, MAX_TOKEN_TTL_SECS,
 };
@@ -40,14 +39,6 @@ pub struct CreateForm {
     expires_in_days: String,
     agents: String,
     tags: String,
-}
-
-fn audit_context(p: &Principal, request_id: String, peer: SocketAddr) -> AuditContext {
-    AuditContext {
-        request_id: Some(request_id),
-        source_ip: Some(peer.ip()),
-        ..p.audit_context()
-    }
 }
 
 fn when(unix: i64) -> String {
@@ -257,7 +248,7 @@ pub async fn create(
         }
     };
     let identity = Arc::clone(&panel.identity);
-    let ctx = audit_context(&p, request_id, peer);
+    let ctx = p.request_context(request_id, peer);
     let pp = p.clone();
     let result = tokio::task::spawn_blocking(move || identity.create_token(&pp, &ctx, req))
         .await
@@ -292,7 +283,7 @@ pub async fn revoke(
     Extension(CsrfToken(csrf)): Extension<CsrfToken>,
 ) -> Result<Response, HttpError> {
     let identity = Arc::clone(&panel.identity);
-    let ctx = audit_context(&p, request_id, peer);
+    let ctx = p.request_context(request_id, peer);
     let pp = p.clone();
     let result = tokio::task::spawn_blocking(move || identity.revoke_token(&pp, &ctx, &id))
         .await

@@ -201,3 +201,14 @@ async fn the_members_page_adds_members_and_changes_roles_after_reauth() {
         .unwrap();
     assert!(html.contains("Add a member"), "admins manage members");
 }
+
+#[tokio::test]
+async fn a_signed_out_visitor_is_sent_to_sign_in() {
+    let a = Appliance::start().await;
+    for path in ["/account", "/members", "/tokens"] {
+        let res = a.browser().get(path).await;
+        assert_eq!(res.status(), 401, "{path}");
+        let html = res.text().await.unwrap();
+        assert!(html.contains("href=\"/login\""), "{path}: {html}");
+    }
+}
