@@ -134,3 +134,56 @@ async fn an_idle_keep_alive_connection_is_closed() {
     let t = time_until_closed(&mut s, Duration::from_secs(8)).await;
     assert!(t >= Duration::from_millis(900), "{t:?}");
 }
+
+#[tokio::test]
+async fn shutdown_lets_a_request_in_flight_finish() {
+    let mut a = Appliance::start().await;
+    let mut s = tls(&a).await;
+    // A sign-in spends a few hundred milliseconds hashing: stop the appliance while it runs.
+    let body = r#"{"email":"x@example.com","password":"not the password"}"#;
+    s.write_all(
+        format!(
+            "POST /api/v1/auth/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+             Cookie: __Host-tundra_csrf=t0k3n\r\nX-CSRF-Token: t0k3n\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let running = a.running.take().unwrap();
+    let t0 = Instant::now();
+    let stopping = tokio::spawn(async move {
+        let r = running.stop().await;
+        (r, Instant::now())
+    });
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let answered = Instant::now();
+    let head = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(
+        head.starts_with("HTTP/1.1 401"),
+        "the sign-in in flight was answered: {head}"
+    );
+    let (result, stopped) = tokio::time::timeout(Duration::from_secs(5), stopping)
+        .await
+        .unwrap()
+        .unwrap();
+    result.unwrap();
+    assert!(
+        answered - t0 >= Duration::from_millis(30),
+        "the hash was still running at stop"
+    );
+    assert!(
+        stopped >= answered - Duration::from_millis(5),
+        "stop waited for the answer"
+    );
+    assert!(
+        TcpStream::connect(a.panel).await.is_err(),
+        "the listener is closed"
+    );
+}
