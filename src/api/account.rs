@@ -8,20 +8,11 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::Deserialize;
 
-use super::errors;
+use super::errors::blocking;
 use super::json::ApiJson;
 use super::ApiState;
 use crate::identity::{IdentityError, Principal};
 use crate::web::{Authed, HttpError, RequestId};
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, IdentityError> + Send + 'static,
-) -> Result<T, HttpError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(HttpError::internal)?
-        .map_err(errors::identity)
-}
 
 /// Starts TOTP enrollment: `{secret, otpauth_uri, qr_svg}`, shown once. Replacing an
 /// enrolled key needs a fresh re-auth.
@@ -30,9 +21,8 @@ pub async fn totp_setup(
     State(api): State<Arc<ApiState>>,
     Authed(p): Authed<Principal>,
 ) -> Result<Json<serde_json::Value>, HttpError> {
-    let identity = Arc::clone(&api.identity);
     let now = api.clock.now().unix_timestamp();
-    let enrollment = blocking(move || {
+    let enrollment = blocking(&api, move |identity| {
         let enrolled = identity
             .user_by_email(p.email())?
             .is_some_and(|u| u.totp_sealed.is_some());
@@ -65,9 +55,11 @@ pub async fn totp_confirm(
     Extension(RequestId(request_id)): Extension<RequestId>,
     ApiJson(body): ApiJson<Confirm>,
 ) -> Result<Json<serde_json::Value>, HttpError> {
-    let identity = Arc::clone(&api.identity);
     let ctx = p.request_context(request_id, peer);
-    let codes = blocking(move || identity.confirm_totp(&ctx, p.user(), &body.code)).await?;
+    let codes = blocking(&api, move |identity| {
+        identity.confirm_totp(&ctx, p.user(), &body.code)
+    })
+    .await?;
     let Some(codes) = codes else {
         return Err(HttpError::new(
             StatusCode::BAD_REQUEST,

@@ -26,3 +26,15 @@ pub fn identity(e: IdentityError) -> HttpError {
         E::Hash(_) | E::Audit(_) | E::Store(_) => HttpError::internal(e),
     }
 }
+
+/// Runs identity work off the async threads and maps its error to an API answer.
+pub async fn blocking<T: Send + 'static>(
+    api: &super::ApiState,
+    f: impl FnOnce(&crate::identity::Identity) -> Result<T, IdentityError> + Send + 'static,
+) -> Result<T, HttpError> {
+    let service = std::sync::Arc::clone(&api.identity);
+    tokio::task::spawn_blocking(move || f(&service))
+        .await
+        .map_err(HttpError::internal)?
+        .map_err(identity)
+}

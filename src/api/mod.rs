@@ -22,8 +22,6 @@ use utoipa_axum::routes;
 use crate::clock::SharedClock;
 use crate::identity::Identity;
 
-pub use auth::invalid_credentials;
-
 /// What the API handlers use.
 pub struct ApiState {
     /// Teams, users, sessions.

@@ -9,24 +9,13 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Deserialize;
 
-use super::errors;
+use super::errors::{self, blocking};
 use super::json::ApiJson;
 use super::ApiState;
 use crate::crypto::Secret;
-use crate::identity::{check_new_password, Identity, IdentityError, Principal};
+use crate::identity::{check_new_password, Principal};
 use crate::model::{Role, UserId};
 use crate::web::{Authed, HttpError, RequestId};
-
-async fn blocking<T: Send + 'static>(
-    api: &ApiState,
-    f: impl FnOnce(&Identity) -> Result<T, IdentityError> + Send + 'static,
-) -> Result<T, HttpError> {
-    let identity = Arc::clone(&api.identity);
-    tokio::task::spawn_blocking(move || f(&identity))
-        .await
-        .map_err(HttpError::internal)?
-        .map_err(errors::identity)
-}
 
 fn parse_role(role: &str) -> Result<Role, HttpError> {
     role.parse().map_err(|m: String| {
