@@ -36,5 +36,6 @@ pub mod model;
 pub mod panel;
 pub mod policy;
 pub mod proto;
+pub mod rendezvous;
 pub mod store;
 pub mod web;

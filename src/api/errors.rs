@@ -2,6 +2,7 @@
 
 use http::StatusCode;
 
+use crate::fleet::FleetError;
 use crate::identity::IdentityError;
 use crate::web::HttpError;
 
@@ -37,4 +38,46 @@ pub async fn blocking<T: Send + 'static>(
         .await
         .map_err(HttpError::internal)?
         .map_err(identity)
+}
+
+/// Maps a fleet error to its HTTP answer.
+pub fn fleet(e: FleetError) -> HttpError {
+    match e {
+        FleetError::Invalid { field, message } => HttpError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("{field}: {message}"),
+        ),
+        FleetError::NotFound => HttpError::not_found(),
+        FleetError::Forbidden => HttpError::new(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
+        FleetError::ReauthRequired => {
+            HttpError::new(StatusCode::FORBIDDEN, "reauth_required", e.to_string())
+        }
+        FleetError::TooMany(m) => HttpError::new(StatusCode::CONFLICT, "too_many", m),
+        FleetError::Enroll(r) => {
+            let status = match r {
+                crate::fleet::EnrollRefusal::UnknownToken
+                | crate::fleet::EnrollRefusal::TokenExpired
+                | crate::fleet::EnrollRefusal::TokenUsedUp => StatusCode::UNAUTHORIZED,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            HttpError::new(status, r.code(), r.to_string())
+        }
+        FleetError::Identity(e) => identity(e),
+        e @ (FleetError::Audit(_) | FleetError::Store(_) | FleetError::X509(_)) => {
+            HttpError::internal(e)
+        }
+    }
+}
+
+/// Runs fleet work off the async threads and maps its error to an API answer.
+pub async fn fleet_blocking<T: Send + 'static>(
+    api: &super::ApiState,
+    f: impl FnOnce(&crate::fleet::Fleet) -> Result<T, FleetError> + Send + 'static,
+) -> Result<T, HttpError> {
+    let service = std::sync::Arc::clone(&api.fleet);
+    tokio::task::spawn_blocking(move || f(&service))
+        .await
+        .map_err(HttpError::internal)?
+        .map_err(fleet)
 }

@@ -3,6 +3,7 @@
 
 mod account;
 mod auth;
+mod enroll;
 mod errors;
 mod health;
 mod json;
@@ -20,12 +21,18 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::clock::SharedClock;
+use crate::fleet::Fleet;
 use crate::identity::Identity;
+use crate::rendezvous::Hub;
 
 /// What the API handlers use.
 pub struct ApiState {
     /// Teams, users, sessions.
     pub identity: Arc<Identity>,
+    /// Registration tokens, agents, health history.
+    pub fleet: Arc<Fleet>,
+    /// Live agent connections.
+    pub hub: Arc<Hub>,
     /// The clock.
     pub clock: SharedClock,
 }
@@ -87,6 +94,7 @@ pub fn routes(state: Arc<ApiState>) -> Router {
         .routes(routes!(tokens::revoke))
         .routes(routes!(account::totp_setup))
         .routes(routes!(account::totp_confirm))
+        .routes(routes!(enroll::enroll))
         .with_state(state)
         .split_for_parts();
     let document = Arc::new(openapi.to_pretty_json().unwrap_or_default());

@@ -7,9 +7,10 @@ use super::datadir::DataDir;
 use super::init::{initialize, InitError, InitReport};
 use crate::audit::AuditLog;
 use crate::clock::SharedClock;
-use crate::config::Config;
+use crate::config::{parse_version, Config};
 use crate::crypto::password::HashPool;
 use crate::crypto::{ColumnSealer, MasterKey};
+use crate::fleet::{Fleet, FleetSettings};
 use crate::identity::Identity;
 use crate::policy::ThrottleConfig;
 use crate::store::Store;
@@ -39,6 +40,8 @@ pub struct Core {
     pub audit: Arc<AuditLog>,
     /// Teams, users and memberships.
     pub identity: Arc<Identity>,
+    /// Registration tokens, agents and their history.
+    pub fleet: Arc<Fleet>,
     /// The clock.
     pub clock: SharedClock,
     /// What init found or made (fingerprints, public key).
@@ -69,7 +72,20 @@ impl Core {
             ColumnSealer::new(&opened.master, "users", "totp", opened.key_version),
             config.require_two_factor,
         ));
+        let fleet = Fleet::open(
+            Arc::clone(&store),
+            Arc::clone(&audit),
+            clock.clone(),
+            &opened.master,
+            opened.key_version,
+            FleetSettings {
+                rendezvous: config.agent_dial_addrs(),
+                min_agent_version: parse_version(&config.min_agent_version).unwrap_or((0, 0, 0)),
+            },
+        )
+        .map_err(|e| InitError::Fleet(e.to_string()))?;
         Ok(Self {
+            fleet: Arc::new(fleet),
             config,
             dir,
             store,

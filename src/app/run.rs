@@ -20,10 +20,14 @@ use crate::api::{self, ApiState};
 use crate::audit::{AuditContext, AuditEvent};
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::fleet::HEARTBEAT_INTERVAL_SECS;
 use crate::identity::Principal;
 use crate::model::Actor;
 use crate::panel::{self, ApplianceInfo, Panel, Templates};
+use crate::rendezvous::{self, Hub, RendezvousSettings};
 use crate::web::{self, ConnLimiter, ListenerLimits, Transport, WebPolicy};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 /// The bound TCP listeners (bound before `run`, so tests can use port 0).
 pub struct Listeners {
@@ -31,6 +35,8 @@ pub struct Listeners {
     pub panel: TcpListener,
     /// Plain-HTTP redirect.
     pub redirect: TcpListener,
+    /// Agent rendezvous (gRPC over mutual TLS).
+    pub agent: TcpListener,
 }
 
 impl Listeners {
@@ -44,6 +50,7 @@ impl Listeners {
         Ok(Self {
             panel: bind(config.panel_addr).await?,
             redirect: bind(config.redirect_addr).await?,
+            agent: bind(config.agent_addr).await?,
         })
     }
 }
@@ -70,7 +77,23 @@ async fn run_until(
         (Some(c), Some(k)) => (c.clone(), k.clone()),
         _ => (core.dir.panel_cert(), core.dir.panel_key()),
     };
-    let tls = TlsAcceptor::from(web::tls::server_config(&cert, &key)?);
+    let agent_cert = core
+        .fleet
+        .server_certificate(&config.served_names())
+        .map_err(|e| AppError::Task(format!("agent port certificate: {e}")))?;
+    let enroll = web::tls::EnrollIdentity {
+        chain: vec![
+            CertificateDer::from(agent_cert.cert_der.clone()),
+            CertificateDer::from_pem_slice(core.fleet.ca_pem().as_bytes())
+                .map_err(|e| AppError::Task(format!("agent CA: {e}")))?,
+        ],
+        key: PrivateKeyDer::from_pem_slice(agent_cert.key_pem.expose().as_bytes())
+            .map_err(|e| AppError::Task(format!("agent port key: {e}")))?,
+    };
+    let tls = TlsAcceptor::from(web::tls::server_config(&cert, &key, Some(enroll))?);
+    let agent_tls = rendezvous::tls_config(&core.fleet, &agent_cert)
+        .map_err(|e| AppError::Task(format!("agent port TLS: {e}")))?;
+    let hub = Hub::new(Arc::clone(&core.fleet), core.clock.clone());
     let socket_path = core.dir.control_socket();
     let control_listener = control::bind(&socket_path).await?;
 
@@ -95,6 +118,8 @@ async fn run_until(
     });
     let api_state = Arc::new(ApiState {
         identity: Arc::clone(&core.identity),
+        fleet: Arc::clone(&core.fleet),
+        hub: Arc::clone(&hub),
         clock: core.clock.clone(),
     });
     let authenticator: web::Authenticator<Principal> = web::Authenticator(Arc::new(SessionAuth {
@@ -156,9 +181,25 @@ async fn run_until(
             control_listener,
             socket_path,
             Arc::clone(&core),
-            stop_rx,
+            stop_rx.clone(),
         )),
+        tokio::spawn(rendezvous::serve(
+            listeners.agent,
+            agent_tls,
+            Arc::clone(&core.fleet),
+            Arc::clone(&hub),
+            core.clock.clone(),
+            RendezvousSettings {
+                trusted: config.trusted_agent_cidrs.clone(),
+                handshake_timeout: Duration::from_secs(config.tls_handshake_timeout_secs),
+                max_connections: config.max_agent_connections,
+                handshakes_per_ip_per_min: config.agent_handshakes_per_ip_per_min,
+            },
+            stop_rx.clone(),
+        )),
+        tokio::spawn(fleet_upkeep(Arc::clone(&core), Arc::clone(&hub), stop_rx)),
     ];
+    let revocations = tokio::spawn(Arc::clone(&hub).follow_revocations());
     notify("READY=1");
     if let Some(ready) = ready {
         let _ = ready.send(());
@@ -172,8 +213,36 @@ async fn run_until(
     for t in tasks {
         t.await.map_err(|e| AppError::Task(e.to_string()))?;
     }
+    revocations.abort();
     append(&core, AuditEvent::ApplianceStopped { reason }).await?;
     Ok(())
+}
+
+/// Writes heartbeat samples every heartbeat interval (and once more at shutdown), and folds
+/// old samples hourly.
+async fn fleet_upkeep(core: Arc<Core>, hub: Arc<Hub>, mut stop: watch::Receiver<bool>) {
+    let mut flush = tokio::time::interval(Duration::from_secs(HEARTBEAT_INTERVAL_SECS.into()));
+    let mut compact = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        let compacting = tokio::select! {
+            _ = stop.wait_for(|s| *s) => break,
+            _ = flush.tick() => false,
+            _ = compact.tick() => true,
+        };
+        let (core, hub) = (Arc::clone(&core), Arc::clone(&hub));
+        let done = tokio::task::spawn_blocking(move || {
+            hub.flush()?;
+            if compacting {
+                core.fleet.compact_metrics()?;
+            }
+            Ok::<_, crate::fleet::FleetError>(())
+        })
+        .await;
+        if let Ok(Err(e)) = done {
+            tracing::warn!(error = %e, "writing agent health samples failed");
+        }
+    }
+    let _ = tokio::task::spawn_blocking(move || hub.flush()).await;
 }
 
 async fn append(core: &Arc<Core>, event: AuditEvent) -> Result<(), AppError> {
@@ -193,6 +262,8 @@ pub struct Running {
     pub panel_addr: SocketAddr,
     /// Where the redirect listener listens.
     pub redirect_addr: SocketAddr,
+    /// Where the agent rendezvous listens.
+    pub agent_addr: SocketAddr,
     /// The opened appliance.
     pub core: Arc<Core>,
     stop: oneshot::Sender<String>,
@@ -210,10 +281,13 @@ impl Running {
 /// Opens (initializing if needed) the data dir in `config` and runs the appliance in the
 /// background on `listeners` (which tests bind to port 0); returns once it is ready.
 pub async fn start(
-    config: Config,
+    mut config: Config,
     clock: SharedClock,
     listeners: Listeners,
 ) -> Result<Running, AppError> {
+    let agent_addr = local_addr(&listeners.agent)?;
+    // Bound to port 0 (tests): agents must be told the port actually bound.
+    config.agent_addr = agent_addr;
     let core = tokio::task::spawn_blocking(move || Core::open(config, clock, OpenMode::Initialize))
         .await
         .map_err(|e| AppError::Task(e.to_string()))??;
@@ -243,6 +317,7 @@ pub async fn start(
     Ok(Running {
         panel_addr,
         redirect_addr,
+        agent_addr,
         core,
         stop,
         task,

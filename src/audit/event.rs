@@ -218,6 +218,74 @@ pub enum AuditEvent {
         /// `expired`, `creator_disabled`, `creator_missing` or `creator_not_member`.
         reason: String,
     },
+    /// A registration token was created (its value is never logged).
+    #[serde(rename = "registration_token.created")]
+    RegistrationTokenCreated {
+        /// The token's id.
+        token: String,
+        /// How many enrollments it allows.
+        uses: u32,
+        /// Unix seconds of expiry.
+        expires: i64,
+    },
+    /// A registration token was revoked.
+    #[serde(rename = "registration_token.revoked")]
+    RegistrationTokenRevoked {
+        /// The token's id.
+        token: String,
+    },
+    /// An agent enrolled with a registration token.
+    #[serde(rename = "agent.enrolled")]
+    AgentEnrolled {
+        /// The new agent's id.
+        agent: String,
+        /// Its display name.
+        name: String,
+        /// The host name it reported.
+        hostname: String,
+        /// The registration token used (by id).
+        token: String,
+    },
+    /// An enrollment was refused.
+    #[serde(rename = "agent.enrollment_refused")]
+    EnrollmentRefused {
+        /// `unknown_token`, `token_expired`, `token_used_up`, `bad_signature`, `clock_skew`,
+        /// `replayed_nonce`, `bad_csr` or `invalid_request`.
+        reason: String,
+        /// The registration token's id, when the token was known.
+        token: Option<String>,
+        /// The host name the agent reported (clipped).
+        hostname: String,
+    },
+    /// An agent's `Connect` handshake was refused.
+    #[serde(rename = "agent.handshake_refused")]
+    AgentHandshakeRefused {
+        /// The agent id from its certificate.
+        agent: String,
+        /// `bad_signature`, `stale_timestamp`, `clock_skew`, `replayed_nonce`,
+        /// `update_required`, `unsupported_protocol`, `rate_limited` or `agent_mismatch`.
+        reason: String,
+    },
+    /// An agent was deactivated: its certificate is revoked and its connection closed.
+    #[serde(rename = "agent.deactivated")]
+    AgentDeactivated {
+        /// The agent's id.
+        agent: String,
+    },
+    /// An agent was deleted with its history.
+    #[serde(rename = "agent.deleted")]
+    AgentDeleted {
+        /// The agent's id.
+        agent: String,
+    },
+    /// An agent's tags changed.
+    #[serde(rename = "agent.tags_changed")]
+    AgentTagsChanged {
+        /// The agent's id.
+        agent: String,
+        /// The new tags.
+        tags: Vec<String>,
+    },
 }
 
 impl AuditEvent {
@@ -255,6 +323,19 @@ impl AuditEvent {
                 Some(t) => format!("api_token:{t}"),
                 None => "api_token".into(),
             }),
+            AuditEvent::RegistrationTokenCreated { token, .. }
+            | AuditEvent::RegistrationTokenRevoked { token } => {
+                Some(format!("registration_token:{token}"))
+            }
+            AuditEvent::EnrollmentRefused { token, .. } => Some(match token {
+                Some(t) => format!("registration_token:{t}"),
+                None => "enrollment".into(),
+            }),
+            AuditEvent::AgentEnrolled { agent, .. }
+            | AuditEvent::AgentHandshakeRefused { agent, .. }
+            | AuditEvent::AgentDeactivated { agent }
+            | AuditEvent::AgentDeleted { agent }
+            | AuditEvent::AgentTagsChanged { agent, .. } => Some(format!("agent:{agent}")),
         }
     }
 

@@ -39,6 +39,13 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     /// Agents older than this are told `UPDATE_REQUIRED`.
     pub min_agent_version: String,
+    /// `host:port` addresses enrolled agents dial, in order of preference; empty: the
+    /// public host with the agent listener's port.
+    pub agent_public_addrs: Vec<String>,
+    /// Agent connections the rendezvous listener holds at most.
+    pub max_agent_connections: u32,
+    /// TLS handshakes one source address may start on the agent port per minute.
+    pub agent_handshakes_per_ip_per_min: u32,
     /// Concurrent connections one source IP may hold on the panel and redirect listeners.
     pub max_connections_per_ip: u32,
     /// Concurrent connections in all on each listener.
@@ -86,6 +93,9 @@ impl Default for Config {
             public_host: "localhost".into(),
             public_port: None,
             hostnames: Vec::new(),
+            agent_public_addrs: Vec::new(),
+            max_agent_connections: 20_000,
+            agent_handshakes_per_ip_per_min: 600,
             trusted_agent_cidrs: ["127.0.0.0/8", "::1/128"]
                 .iter()
                 .filter_map(|c| c.parse().ok())
@@ -193,7 +203,23 @@ impl Config {
                 format!("{:?} is not a version like 1.2.3", self.min_agent_version),
             );
         }
+        for a in &self.agent_public_addrs {
+            let ok = a.rsplit_once(':').is_some_and(|(h, p)| {
+                valid_host(h.trim_matches(['[', ']'])) && p.parse::<u16>().is_ok_and(|p| p > 0)
+            });
+            if !ok {
+                return invalid("agent_public_addrs", format!("{a:?} is not host:port"));
+            }
+        }
         for (key, v) in [
+            (
+                "max_agent_connections",
+                u64::from(self.max_agent_connections),
+            ),
+            (
+                "agent_handshakes_per_ip_per_min",
+                u64::from(self.agent_handshakes_per_ip_per_min),
+            ),
             (
                 "max_connections_per_ip",
                 u64::from(self.max_connections_per_ip),
@@ -237,6 +263,19 @@ impl Config {
         } else {
             format!("https://{host}:{port}")
         }
+    }
+
+    /// Where enrolled agents dial the rendezvous service, in order of preference.
+    pub fn agent_dial_addrs(&self) -> Vec<String> {
+        if !self.agent_public_addrs.is_empty() {
+            return self.agent_public_addrs.clone();
+        }
+        let host = if self.public_host.contains(':') {
+            format!("[{}]", self.public_host)
+        } else {
+            self.public_host.clone()
+        };
+        vec![format!("{host}:{}", self.agent_addr.port())]
     }
 
     /// Every name the panel answers to and its generated certificate covers.

@@ -6,12 +6,14 @@
 //! [`Secret`], which redacts and zeroizes.
 
 pub mod digest;
+pub mod issue;
 pub mod master_key;
 pub mod password;
 pub mod random;
 pub mod seal;
 pub mod secret;
 pub mod sign;
+pub mod tls;
 pub mod token;
 pub mod totp;
 pub mod x509;

@@ -58,6 +58,28 @@ impl fmt::Display for UserId {
     }
 }
 
+/// An agent id (`agt_` and 26 lowercase hex characters; also its certificate's CN).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AgentId(pub String);
+
+impl AgentId {
+    /// Whether `s` has the shape of an agent id (checked before any lookup).
+    pub fn is_well_formed(s: &str) -> bool {
+        s.strip_prefix("agt_").is_some_and(|h| {
+            h.len() == 26
+                && h.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
+    }
+}
+
+impl fmt::Display for AgentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A member's role in one team, from most to least powerful.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -3,8 +3,10 @@
 //! Today: the RBAC matrix and login throttling of SPEC §4. The ACL, the command security
 //! engine and rate limits join it as the command pipeline lands.
 
+mod bucket;
 mod rbac;
 mod throttle;
 
+pub use bucket::Buckets;
 pub use rbac::{allows, can_assign, Action, MATRIX};
 pub use throttle::{FailureEffects, LoginGate, LoginThrottle, ThrottleConfig};

@@ -2,4 +2,6 @@
 //!
 //! Versioning is additive: `v = 1`, new optional fields only, never a changed meaning.
 
+pub mod agent;
 pub mod control;
+pub mod enroll;

@@ -7,6 +7,7 @@
 //! this module names a redb type, so another backend can stand behind the same interface.
 
 mod error;
+mod metrics;
 mod migrate;
 mod rows;
 mod tables;
@@ -16,6 +17,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 pub use error::StoreError;
+pub use metrics::Resolution;
 pub use migrate::{Migration, MIGRATIONS, SCHEMA_VERSION};
 pub use rows::Table;
 

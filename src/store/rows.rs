@@ -35,6 +35,16 @@ pub enum Table {
     ApiTokens,
     /// `team_id/token_id` → the token's hash (a team's tokens, and a token by id).
     TeamTokens,
+    /// Hex SHA-256 of a registration token → the token (its value is never stored).
+    RegTokens,
+    /// `team_id/token_id` → the registration token's hash.
+    TeamRegTokens,
+    /// Agent id → agent.
+    Agents,
+    /// `team_id/agent_id` → nothing (a team's agents).
+    TeamAgents,
+    /// Hex enrollment nonce → Unix milliseconds after which it may be forgotten.
+    EnrollNonces,
 }
 
 impl Table {
@@ -52,6 +62,11 @@ impl Table {
         Table::RecoveryCodes,
         Table::ApiTokens,
         Table::TeamTokens,
+        Table::RegTokens,
+        Table::TeamRegTokens,
+        Table::Agents,
+        Table::TeamAgents,
+        Table::EnrollNonces,
     ];
 
     fn def(self) -> TableDefinition<'static, &'static str, &'static [u8]> {
@@ -68,6 +83,11 @@ impl Table {
             Table::RecoveryCodes => "recovery_codes",
             Table::ApiTokens => "api_tokens",
             Table::TeamTokens => "team_tokens",
+            Table::RegTokens => "registration_tokens",
+            Table::TeamRegTokens => "team_registration_tokens",
+            Table::Agents => "agents",
+            Table::TeamAgents => "team_agents",
+            Table::EnrollNonces => "enroll_nonces",
         })
     }
 }

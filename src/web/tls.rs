@@ -3,10 +3,13 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use rustls::crypto::ring as provider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
+
+use crate::proto::agent::ENROLL_ALPN;
 
 /// Loading the certificate or key failed.
 #[derive(Debug, thiserror::Error)]
@@ -21,17 +24,53 @@ pub enum TlsError {
 
 /// The crypto provider: ring, limited to the key exchange groups SPEC §4 names.
 pub fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
-    let mut p = provider::default_provider();
-    p.kx_groups = vec![
-        provider::kx_group::X25519,
-        provider::kx_group::SECP256R1,
-        provider::kx_group::SECP384R1,
-    ];
-    Arc::new(p)
+    crate::crypto::tls::provider()
 }
 
-/// A TLS 1.3-only server config for the PEM certificate chain and key at the given paths.
-pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
+/// A second identity the panel presents only to clients offering the enrollment ALPN
+/// protocol: the agent-CA-issued certificate, so an enrolling agent can check its CA pin
+/// before sending its registration token, whatever certificate the panel normally shows.
+pub struct EnrollIdentity {
+    /// Leaf first, then the agent CA.
+    pub chain: Vec<CertificateDer<'static>>,
+    /// The leaf's key.
+    pub key: PrivateKeyDer<'static>,
+}
+
+#[derive(Debug)]
+struct ByAlpn {
+    default: Arc<CertifiedKey>,
+    enroll: Arc<CertifiedKey>,
+}
+
+impl ResolvesServerCert for ByAlpn {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let enrolling = hello
+            .alpn()
+            .is_some_and(|mut protocols| protocols.any(|p| p == ENROLL_ALPN));
+        Some(Arc::clone(if enrolling {
+            &self.enroll
+        } else {
+            &self.default
+        }))
+    }
+}
+
+fn certified(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<Arc<CertifiedKey>, TlsError> {
+    let signer = crypto_provider().key_provider.load_private_key(key)?;
+    Ok(Arc::new(CertifiedKey::new(chain, signer)))
+}
+
+/// A TLS 1.3-only server config for the PEM certificate chain and key at the given paths,
+/// presenting `enroll` to enrolling agents.
+pub fn server_config(
+    cert: &Path,
+    key: &Path,
+    enroll: Option<EnrollIdentity>,
+) -> Result<Arc<ServerConfig>, TlsError> {
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .and_then(|it| it.collect::<Result<_, _>>())
         .map_err(|e| TlsError::Cert {
@@ -48,10 +87,20 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsEr
         path: key.display().to_string(),
         message: e.to_string(),
     })?;
-    let mut config = ServerConfig::builder_with_provider(crypto_provider())
+    let builder = ServerConfig::builder_with_provider(crypto_provider())
         .with_protocol_versions(&[&rustls::version::TLS13])?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        .with_no_client_auth();
+    let mut alpn = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let mut config = match enroll {
+        None => builder.with_single_cert(chain, key)?,
+        Some(e) => {
+            alpn.push(ENROLL_ALPN.to_vec());
+            builder.with_cert_resolver(Arc::new(ByAlpn {
+                default: certified(chain, key)?,
+                enroll: certified(e.chain, e.key)?,
+            }))
+        }
+    };
+    config.alpn_protocols = alpn;
     Ok(Arc::new(config))
 }

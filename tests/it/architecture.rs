@@ -36,6 +36,7 @@ const SAME_ROW: &[(&str, &str)] = &[
     ("api", "web"),
     ("identity", "audit"),
     ("fleet", "audit"),
+    ("fleet", "identity"),
     ("commands", "rendezvous"),
     ("cli", "app"),
 ];

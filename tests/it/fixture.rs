@@ -16,6 +16,8 @@ pub struct Appliance {
     pub running: Option<Running>,
     pub panel: SocketAddr,
     pub redirect: SocketAddr,
+    /// The agent port (kept across restarts, so agents can reconnect).
+    pub agent: SocketAddr,
     pub config: Config,
     #[allow(dead_code)] // for tests that move time (identity, fleet)
     pub clock: Arc<ManualClock>,
@@ -55,18 +57,30 @@ impl Appliance {
         let redirect = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let panel_addr = panel.local_addr().unwrap();
         let redirect_addr = redirect.local_addr().unwrap();
+        let agent = TcpListener::bind(config.agent_addr).await.unwrap();
+        let agent_addr = agent.local_addr().unwrap();
         config.panel_addr = panel_addr;
         config.redirect_addr = redirect_addr;
+        config.agent_addr = agent_addr;
         config.public_port = Some(panel_addr.port());
         let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
         let shared: SharedClock = clock.clone();
-        let running = app::start(config.clone(), shared, Listeners { panel, redirect })
-            .await
-            .unwrap();
+        let running = app::start(
+            config.clone(),
+            shared,
+            Listeners {
+                panel,
+                redirect,
+                agent,
+            },
+        )
+        .await
+        .unwrap();
         Self {
             running: Some(running),
             panel: panel_addr,
             redirect: redirect_addr,
+            agent: agent_addr,
             config,
             clock,
             tmp,

@@ -1,0 +1,51 @@
+//! The agent control protocol: the gRPC messages generated from `agent.proto`, and the exact
+//! bytes each side signs, so agent and appliance can never disagree on them.
+
+#[allow(clippy::all, clippy::pedantic, missing_docs, unreachable_pub)]
+mod generated {
+    tonic::include_proto!("tundra.agent.v1");
+}
+
+pub use generated::*;
+
+/// The protocol version this build speaks (`Hello.protocol_version`).
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Signature domain of the `Connect` hello.
+pub const HELLO_DOMAIN: &str = "tundra/agent/hello/v1";
+
+/// Signature domain of an enrollment request.
+pub const ENROLL_DOMAIN: &str = "tundra/agent/enroll/v1";
+
+/// ALPN protocol an enrolling agent offers to the panel listener; the appliance answers it
+/// with a certificate issued by the agent CA, so the agent can check the CA pin before it
+/// sends its registration token.
+pub const ENROLL_ALPN: &[u8] = b"tundra-enroll/1";
+
+/// The bytes a `Hello` signature covers.
+pub fn hello_payload(
+    protocol_version: u32,
+    agent_id: &str,
+    agent_version: &str,
+    timestamp_ms: i64,
+    nonce: &[u8],
+) -> Vec<u8> {
+    format!(
+        "{protocol_version}\n{agent_id}\n{agent_version}\n{timestamp_ms}\n{}",
+        hex::encode(nonce)
+    )
+    .into_bytes()
+}
+
+impl Hello {
+    /// The bytes this hello's signature covers.
+    pub fn payload(&self) -> Vec<u8> {
+        hello_payload(
+            self.protocol_version,
+            &self.agent_id,
+            &self.agent_version,
+            self.timestamp_ms,
+            &self.nonce,
+        )
+    }
+}
