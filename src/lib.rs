@@ -23,6 +23,7 @@
 //! | 5 | [`app`] | composition root: opens the data dir, wires routers, runs and shuts down |
 //! | 5 | [`cli`] | clap commands, one file each |
 
+pub mod agent;
 pub mod api;
 pub mod app;
 pub mod audit;

@@ -14,6 +14,7 @@ use super::core::Core;
 use super::error::AppError;
 use crate::audit::{self, AuditContext};
 use crate::crypto::{password, Secret};
+use crate::fleet::NewRegToken;
 use crate::identity::{check_new_password, Identity, IdentityError, UserAdded};
 use crate::model::{Actor, Role};
 use crate::proto::control::{Envelope, Request, Response, MAX_PAGE, VERSION};
@@ -39,6 +40,31 @@ pub fn execute(core: &Core, request: Request) -> Response {
             .map(|head| Response::AuditHead {
                 head: serde_json::to_string(&head).unwrap_or_default(),
             }),
+        Request::RegistrationTokenAdd {
+            team,
+            uses,
+            ttl_secs,
+            tags,
+        } => return registration_token(core, &team, uses, ttl_secs, tags),
+        Request::AgentDeactivate { agent } => {
+            let ctx = AuditContext::actor(Actor::LocalCli);
+            return match core.fleet.deactivate_local(&ctx, &agent) {
+                Ok(a) => Response::Done {
+                    message: format!(
+                        "deactivated {} ({}); its certificate is refused",
+                        a.id, a.name
+                    ),
+                },
+                Err(crate::fleet::FleetError::NotFound) => Response::Error {
+                    code: "bad_request".into(),
+                    message: format!("no agent {agent:?}"),
+                },
+                Err(e) => Response::Error {
+                    code: "internal_error".into(),
+                    message: e.to_string(),
+                },
+            };
+        }
         Request::AuditPubkey => Ok(Response::AuditPubkey {
             hex: core.audit.public_key().to_hex(),
         }),
@@ -89,6 +115,51 @@ fn admin(core: &Core, request: Request) -> Response {
         Err(e) => Response::Error {
             code: "bad_request".into(),
             message: e.to_string(),
+        },
+    }
+}
+
+/// `tundra fleet token add`: a registration token for scripted enrollment, audited as
+/// `local-cli`.
+fn registration_token(
+    core: &Core,
+    team: &str,
+    uses: u32,
+    ttl_secs: i64,
+    tags: Vec<String>,
+) -> Response {
+    let ctx = AuditContext::actor(Actor::LocalCli);
+    let created = core
+        .identity
+        .team_id_by_name(team)
+        .map_err(|e| e.to_string())
+        .and_then(|team| {
+            let req = NewRegToken {
+                ttl_secs: Some(ttl_secs),
+                uses: Some(uses),
+                tags,
+            };
+            core.fleet
+                .create_registration_token_local(&team, &ctx, req)
+                .map_err(|e| e.to_string())
+        });
+    match created {
+        Ok((value, row)) => Response::Done {
+            message: format!(
+                "{}\n\nEnroll a host with:\n  tundra agent enroll --server {} --token {} --ca-sha256 {}\n\n\
+                 (id {}, {} use(s), expires at unix {})",
+                value.expose(),
+                core.config.public_origin(),
+                value.expose(),
+                core.fleet.ca_fingerprint(),
+                row.id,
+                row.uses,
+                row.expires
+            ),
+        },
+        Err(message) => Response::Error {
+            code: "bad_request".into(),
+            message,
         },
     }
 }

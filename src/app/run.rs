@@ -62,11 +62,13 @@ pub async fn run(
     listeners: Listeners,
     shutdown: impl Future<Output = String>,
 ) -> Result<(), AppError> {
-    run_until(core, listeners, shutdown, None).await
+    let hub = Hub::new(Arc::clone(&core.fleet), core.clock.clone());
+    run_until(core, hub, listeners, shutdown, None).await
 }
 
 async fn run_until(
     core: Arc<Core>,
+    hub: Arc<Hub>,
     listeners: Listeners,
     shutdown: impl Future<Output = String>,
     ready: Option<oneshot::Sender<()>>,
@@ -93,7 +95,6 @@ async fn run_until(
     let tls = TlsAcceptor::from(web::tls::server_config(&cert, &key, Some(enroll))?);
     let agent_tls = rendezvous::tls_config(&core.fleet, &agent_cert)
         .map_err(|e| AppError::Task(format!("agent port TLS: {e}")))?;
-    let hub = Hub::new(Arc::clone(&core.fleet), core.clock.clone());
     let socket_path = core.dir.control_socket();
     let control_listener = control::bind(&socket_path).await?;
 
@@ -264,6 +265,8 @@ pub struct Running {
     pub redirect_addr: SocketAddr,
     /// Where the agent rendezvous listens.
     pub agent_addr: SocketAddr,
+    /// The live agent connections.
+    pub hub: Arc<Hub>,
     /// The opened appliance.
     pub core: Arc<Core>,
     stop: oneshot::Sender<String>,
@@ -301,8 +304,10 @@ pub async fn start(
             .await
             .unwrap_or_else(|_| "stop handle dropped".into())
     };
+    let hub = Hub::new(Arc::clone(&core.fleet), core.clock.clone());
     let mut task = tokio::spawn(run_until(
         Arc::clone(&core),
+        Arc::clone(&hub),
         listeners,
         shutdown,
         Some(ready_tx),
@@ -318,6 +323,7 @@ pub async fn start(
         panel_addr,
         redirect_addr,
         agent_addr,
+        hub,
         core,
         stop,
         task,

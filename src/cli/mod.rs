@@ -3,7 +3,9 @@
 // The CLI is where output to stdout belongs.
 #![allow(clippy::print_stdout)]
 
+mod agent;
 mod audit;
+mod fleet;
 mod init;
 mod local;
 mod serve;
@@ -47,6 +49,12 @@ pub enum Command {
     /// Export, verify and inspect the signed audit log.
     #[command(subcommand)]
     Audit(audit::Command),
+    /// The agent daemon on a managed host: enroll once, then run.
+    #[command(subcommand)]
+    Agent(agent::Command),
+    /// Break-glass fleet administration on the server host.
+    #[command(subcommand)]
+    Fleet(fleet::Command),
     /// Break-glass team administration on the server host.
     #[command(subcommand)]
     Team(team::Command),
@@ -61,6 +69,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve => serve::run(load_config(&cli.config, &cli.data_dir)?).await,
         Command::Init => init::run(load_config(&cli.config, &cli.data_dir)?).await,
         Command::Audit(cmd) => audit::run(cmd, || load_config(&cli.config, &cli.data_dir)).await,
+        Command::Agent(cmd) => agent::run(cmd).await,
+        Command::Fleet(cmd) => fleet::run(cmd, load_config(&cli.config, &cli.data_dir)?).await,
         Command::Team(cmd) => team::run(cmd, load_config(&cli.config, &cli.data_dir)?).await,
         Command::User(cmd) => user::run(cmd, load_config(&cli.config, &cli.data_dir)?).await,
     }

@@ -20,14 +20,18 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
     let listeners = Listeners::bind(&core.config).await?;
     println!("Panel: {}/", core.config.public_origin());
     super::init::print_setup_code(&core).await?;
+    app::run(Arc::new(core), listeners, shutdown_signal()?).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves with the signal's name at the first SIGTERM or SIGINT.
+pub fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = String>> {
     let mut term = signal(SignalKind::terminate()).context("while installing signal handlers")?;
     let mut int = signal(SignalKind::interrupt()).context("while installing signal handlers")?;
-    let shutdown = async move {
+    Ok(async move {
         tokio::select! {
             _ = term.recv() => "SIGTERM".to_string(),
             _ = int.recv() => "SIGINT".to_string(),
         }
-    };
-    app::run(Arc::new(core), listeners, shutdown).await?;
-    Ok(ExitCode::SUCCESS)
+    })
 }

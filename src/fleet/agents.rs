@@ -80,7 +80,7 @@ impl Fleet {
     pub fn agents(&self, p: &Principal) -> Result<Vec<AgentRow>, FleetError> {
         self.check(p, Action::View)?;
         let prefix = format!("{}/", p.team());
-        Ok(self.store.read(|tx| {
+        self.store.read(|tx| {
             let mut out = Vec::new();
             for (key, ()) in tx.rows::<()>(Table::TeamAgents, &prefix)? {
                 let id = &key[prefix.len()..];
@@ -89,7 +89,7 @@ impl Fleet {
                 }
             }
             Ok::<_, FleetError>(out)
-        })?)
+        })
     }
 
     /// One agent of the principal's team; another team's agent is `NotFound` (audited).
@@ -158,6 +158,36 @@ impl Fleet {
             Ok(a)
         });
         let a = self.denied(ctx, id, result)?;
+        self.revoke(&a.id);
+        Ok(a)
+    }
+
+    /// Deactivates agent `id` in any team: break-glass on the server host (`tundra fleet
+    /// deactivate`), audited as `local-cli`.
+    pub fn deactivate_local(&self, ctx: &AuditContext, id: &str) -> Result<AgentRow, FleetError> {
+        if !AgentId::is_well_formed(id) {
+            return Err(FleetError::NotFound);
+        }
+        let now = self.now().unix_timestamp();
+        let a = self.store.write(|tx| {
+            let mut a = tx
+                .row::<AgentRow>(Table::Agents, id)?
+                .ok_or(FleetError::NotFound)?;
+            if a.status == AgentStatus::Active {
+                a.status = AgentStatus::Deactivated;
+                a.deactivated = Some(now);
+                tx.put_row(Table::Agents, &a.id.0, &a)?;
+                let ctx = AuditContext {
+                    team: Some(a.team.clone()),
+                    ..ctx.clone()
+                };
+                let event = AuditEvent::AgentDeactivated {
+                    agent: a.id.0.clone(),
+                };
+                self.audit.append(tx, &ctx, &event)?;
+            }
+            Ok::<_, FleetError>(a)
+        })?;
         self.revoke(&a.id);
         Ok(a)
     }

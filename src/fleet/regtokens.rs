@@ -150,7 +150,7 @@ impl Fleet {
         self.check(p, Action::ManageFleet)?;
         let now = self.now().unix_timestamp();
         let prefix = format!("{}/", p.team());
-        Ok(self.store.read(|tx| {
+        self.store.read(|tx| {
             let mut out = Vec::new();
             for (_, hash) in tx.rows::<String>(Table::TeamRegTokens, &prefix)? {
                 if let Some(r) = tx.row::<RegTokenRow>(Table::RegTokens, &hash)? {
@@ -160,7 +160,7 @@ impl Fleet {
                 }
             }
             Ok::<_, FleetError>(out)
-        })?)
+        })
     }
 
     /// Revokes a registration token of the principal's team (admins).

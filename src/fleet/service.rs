@@ -82,7 +82,17 @@ impl Fleet {
                 super::CaError::X509(x) => FleetError::X509(x),
                 super::CaError::Store(s) => FleetError::Store(s),
             })?;
-        let grant_public = store.write(|tx| ensure_grant_key(tx, master, key_version))?;
+        // Only a store without a grant key is written to: opening must change nothing.
+        let existing = store.read(|tx| tx.public(super::ca::GRANT_PUBLIC))?;
+        let grant_public = match existing.and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok()) {
+            Some(b) => PublicKey::from_bytes(&b).map_err(|e| {
+                FleetError::Store(crate::store::StoreError::Corrupt {
+                    what: "grant_public_key".into(),
+                    detail: e.to_string(),
+                })
+            })?,
+            None => store.write(|tx| ensure_grant_key(tx, master, key_version))?,
+        };
         let ca_der = pem_der(&ca.cert_pem).unwrap_or_default();
         let agents = store.read(|tx| tx.rows::<AgentRow>(Table::Agents, ""))?;
         let active = agents

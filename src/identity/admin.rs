@@ -298,6 +298,15 @@ impl Identity {
             })?)
     }
 
+    /// The id of the team named `name` (case-insensitively).
+    pub fn team_id_by_name(&self, name: &str) -> Result<TeamId, IdentityError> {
+        let missing = || IdentityError::NoSuchTeam(name.trim().to_string());
+        let id: Option<TeamId> = self
+            .store
+            .read(|tx| tx.row(Table::TeamNames, &name.trim().to_lowercase()))?;
+        id.ok_or_else(missing)
+    }
+
     /// The teams `user` belongs to, with the role in each.
     pub fn memberships(&self, user: &UserId) -> Result<Vec<(TeamRow, Role)>, IdentityError> {
         Ok(self.store.read(|tx| {

@@ -38,6 +38,22 @@ pub enum Request {
     AuditHead,
     /// The audit public key.
     AuditPubkey,
+    /// Create an agent registration token in a team.
+    RegistrationTokenAdd {
+        /// The team's name.
+        team: String,
+        /// Enrollments it allows.
+        uses: u32,
+        /// Its lifetime in seconds.
+        ttl_secs: i64,
+        /// Tags for the agents it enrolls.
+        tags: Vec<String>,
+    },
+    /// Deactivate an agent (revoke its certificate, close its connection).
+    AgentDeactivate {
+        /// The agent's id.
+        agent: String,
+    },
     /// Create a team.
     TeamAdd {
         /// Its name.

@@ -94,6 +94,25 @@ impl Appliance {
         }
     }
 
+    /// Stops and starts the appliance again on the same data dir, ports and clock.
+    #[allow(dead_code)]
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let panel = TcpListener::bind(self.panel).await.unwrap();
+        let redirect = TcpListener::bind(self.redirect).await.unwrap();
+        let agent = TcpListener::bind(self.agent).await.unwrap();
+        let shared: SharedClock = self.clock.clone();
+        let listeners = Listeners {
+            panel,
+            redirect,
+            agent,
+        };
+        let running = app::start(self.config.clone(), shared, listeners)
+            .await
+            .unwrap();
+        self.running = Some(running);
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.config.data_dir.clone()
     }

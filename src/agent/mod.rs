@@ -1,0 +1,24 @@
+//! The agent daemon (`tundra agent enroll|run`): enrolls once, then keeps one outbound
+//! gRPC/mTLS control stream to the appliance, heartbeating its health. It never listens.
+//!
+//! A side module: it talks to the appliance over the network like any client and uses only
+//! rows 0–1 (wire messages, crypto, clock).
+
+mod backoff;
+mod config;
+mod connect;
+mod enroll;
+mod error;
+mod health;
+mod pin;
+mod state;
+
+pub use backoff::Backoff;
+pub use config::{AgentConfig, CONFIG_FILE};
+pub use connect::{channel_for, run, RunOptions, Stopped};
+pub use enroll::{enroll, EnrollOptions};
+pub use error::AgentError;
+pub use state::{StateDir, DEFAULT_STATE_DIR};
+
+/// This agent's version (what it reports and what `min_agent_version` is compared to).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
