@@ -121,6 +121,7 @@ async fn run_until(
         fleet: Arc::clone(&core.fleet),
         hub: Arc::clone(&hub),
         clock: core.clock.clone(),
+        enroll_server: config.public_origin(),
     });
     let authenticator: web::Authenticator<Principal> = web::Authenticator(Arc::new(SessionAuth {
         identity: Arc::clone(&core.identity),

@@ -16,6 +16,7 @@ mod break_glass;
 mod cli_local;
 mod config_errors;
 mod fixture;
+mod fleet_api;
 mod http_surface;
 mod init_and_refusals;
 mod lifecycle;
