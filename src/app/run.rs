@@ -105,6 +105,9 @@ async fn run_until(
             panel_cert_sha256: core.report.panel_cert_sha256.clone(),
             agent_ca_sha256: core.report.agent_ca_sha256.clone(),
         },
+        fleet: Arc::clone(&core.fleet),
+        hub: Arc::clone(&hub),
+        enroll_server: config.public_origin(),
     });
     let https_policy = Arc::new(WebPolicy {
         allowed_hosts: Some(
