@@ -2,12 +2,14 @@
 //! 2–3. Errors are `{"error":{"code","message"}}`, rendered by `web`.
 
 mod account;
+mod agents;
 mod auth;
 mod enroll;
 mod errors;
 mod health;
 mod json;
 mod me;
+mod registration_tokens;
 mod tokens;
 mod users;
 
@@ -35,6 +37,8 @@ pub struct ApiState {
     pub hub: Arc<Hub>,
     /// The clock.
     pub clock: SharedClock,
+    /// The public origin agents enroll with (`--server` of the enroll command).
+    pub enroll_server: String,
 }
 
 /// The error body every failed API call answers with.
@@ -95,6 +99,16 @@ pub fn routes(state: Arc<ApiState>) -> Router {
         .routes(routes!(account::totp_setup))
         .routes(routes!(account::totp_confirm))
         .routes(routes!(enroll::enroll))
+        .routes(routes!(
+            registration_tokens::list,
+            registration_tokens::create
+        ))
+        .routes(routes!(registration_tokens::revoke))
+        .routes(routes!(agents::list))
+        .routes(routes!(agents::get, agents::delete))
+        .routes(routes!(agents::metrics))
+        .routes(routes!(agents::set_tags))
+        .routes(routes!(agents::deactivate))
         .with_state(state)
         .split_for_parts();
     let document = Arc::new(openapi.to_pretty_json().unwrap_or_default());

@@ -106,6 +106,9 @@ async fn run_until(
             panel_cert_sha256: core.report.panel_cert_sha256.clone(),
             agent_ca_sha256: core.report.agent_ca_sha256.clone(),
         },
+        fleet: Arc::clone(&core.fleet),
+        hub: Arc::clone(&hub),
+        enroll_server: config.public_origin(),
     });
     let https_policy = Arc::new(WebPolicy {
         allowed_hosts: Some(
@@ -122,6 +125,7 @@ async fn run_until(
         fleet: Arc::clone(&core.fleet),
         hub: Arc::clone(&hub),
         clock: core.clock.clone(),
+        enroll_server: config.public_origin(),
     });
     let authenticator: web::Authenticator<Principal> = web::Authenticator(Arc::new(SessionAuth {
         identity: Arc::clone(&core.identity),

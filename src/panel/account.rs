@@ -312,8 +312,17 @@ pub async fn reauth(
         .await;
     }
     let back = match form.back.as_deref() {
-        Some("/members") => "/members?done=reauth",
-        _ => "/account?done=reauth",
+        Some("/members") => "/members?done=reauth".to_string(),
+        // An agent's page (deleting it needs the confirmation); only well-formed ids, so
+        // the redirect can never leave the panel.
+        Some(agent)
+            if agent
+                .strip_prefix("/agents/")
+                .is_some_and(crate::model::AgentId::is_well_formed) =>
+        {
+            format!("{agent}?done=reauth")
+        }
+        _ => "/account?done=reauth".to_string(),
     };
-    Ok(Redirect::to(back).into_response())
+    Ok(Redirect::to(&back).into_response())
 }

@@ -5,7 +5,12 @@
 //! renders; it never writes the store directly.
 
 mod account;
+mod agent_actions;
+mod agents;
 mod assets;
+mod chart;
+mod enroll;
+mod fleet_view;
 mod index;
 mod members;
 mod session;
@@ -38,6 +43,12 @@ pub struct Panel {
     pub templates: Arc<Templates>,
     /// Fingerprints shown on the front page.
     pub info: ApplianceInfo,
+    /// Registration tokens, agents, health history.
+    pub fleet: Arc<crate::fleet::Fleet>,
+    /// Live agent connections.
+    pub hub: Arc<crate::rendezvous::Hub>,
+    /// The public origin agents enroll with (`--server` of the enroll command).
+    pub enroll_server: String,
 }
 
 /// The panel's routes.
@@ -57,6 +68,13 @@ pub fn routes(panel: Arc<Panel>) -> Router {
         .route("/members/{id}/remove", post(members::remove))
         .route("/tokens", get(tokens::show).post(tokens::create))
         .route("/tokens/{id}/revoke", post(tokens::revoke))
+        .route("/agents", get(agents::list))
+        .route("/agents/{id}", get(agents::detail))
+        .route("/agents/{id}/tags", post(agent_actions::tags))
+        .route("/agents/{id}/deactivate", post(agent_actions::deactivate))
+        .route("/agents/{id}/delete", post(agent_actions::delete))
+        .route("/enroll", get(enroll::show).post(enroll::create))
+        .route("/enroll/{id}/revoke", post(enroll::revoke))
         .route("/logout", post(session::logout))
         .route("/setup", get(session::setup_page).post(session::setup))
         .route("/assets/{*path}", get(assets::serve))

@@ -17,6 +17,8 @@ mod break_glass;
 mod cli_local;
 mod config_errors;
 mod fixture;
+mod fleet_api;
+mod fleet_panel;
 mod http_surface;
 mod init_and_refusals;
 mod lifecycle;
