@@ -8,6 +8,7 @@
     clippy::print_stdout
 )]
 
+mod acceptance;
 mod api_tokens;
 mod architecture;
 mod audit_chain;
