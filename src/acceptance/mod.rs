@@ -33,6 +33,9 @@ use checks::{Check, Outcome};
 pub use net::Url;
 pub use render::table;
 
+/// The installed systemd unit the host checks read by default.
+pub const DEFAULT_UNIT: &str = "/etc/systemd/system/tundra.service";
+
 /// A group of checks (`--section`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
 pub enum Section {

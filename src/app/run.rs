@@ -15,6 +15,7 @@ use tokio_rustls::TlsAcceptor;
 use super::auth::{csrf_policy, SessionAuth};
 use super::core::{Core, OpenMode};
 use super::error::AppError;
+use super::security::{self, SelfCheck};
 use super::{control, notify::notify};
 use crate::api::{self, ApiState};
 use crate::audit::{AuditContext, AuditEvent};
@@ -55,12 +56,18 @@ pub async fn run(
     listeners: Listeners,
     shutdown: impl Future<Output = String>,
 ) -> Result<(), AppError> {
-    run_until(core, listeners, shutdown, None).await
+    let checks = SelfCheck::new(
+        Arc::clone(&core),
+        local_addr(&listeners.panel)?,
+        local_addr(&listeners.redirect)?,
+    );
+    run_until(core, listeners, checks, shutdown, None).await
 }
 
 async fn run_until(
     core: Arc<Core>,
     listeners: Listeners,
+    checks: Arc<SelfCheck>,
     shutdown: impl Future<Output = String>,
     ready: Option<oneshot::Sender<()>>,
 ) -> Result<(), AppError> {
@@ -82,6 +89,7 @@ async fn run_until(
             panel_cert_sha256: core.report.panel_cert_sha256.clone(),
             agent_ca_sha256: core.report.agent_ca_sha256.clone(),
         },
+        security: checks.clone(),
     });
     let https_policy = Arc::new(WebPolicy {
         allowed_hosts: Some(
@@ -156,6 +164,11 @@ async fn run_until(
             control_listener,
             socket_path,
             Arc::clone(&core),
+            stop_rx.clone(),
+        )),
+        tokio::spawn(security::schedule(
+            checks,
+            config.self_check_interval_secs,
             stop_rx,
         )),
     ];
@@ -195,6 +208,8 @@ pub struct Running {
     pub redirect_addr: SocketAddr,
     /// The opened appliance.
     pub core: Arc<Core>,
+    /// The security self-check (tests wake its schedule after moving the clock).
+    pub checks: Arc<SelfCheck>,
     stop: oneshot::Sender<String>,
     task: JoinHandle<Result<(), AppError>>,
 }
@@ -227,9 +242,11 @@ pub async fn start(
             .await
             .unwrap_or_else(|_| "stop handle dropped".into())
     };
+    let checks = SelfCheck::new(Arc::clone(&core), panel_addr, redirect_addr);
     let mut task = tokio::spawn(run_until(
         Arc::clone(&core),
         listeners,
+        Arc::clone(&checks),
         shutdown,
         Some(ready_tx),
     ));
@@ -244,6 +261,7 @@ pub async fn start(
         panel_addr,
         redirect_addr,
         core,
+        checks,
         stop,
         task,
     })

@@ -16,7 +16,7 @@ pub const PRODUCTION_CONFIG: &str = "/etc/tundra/tundra.toml";
 /// The production data dir (packaging/tundra.toml).
 pub const PRODUCTION_DATA_DIR: &str = "/var/lib/tundra";
 /// The installed unit.
-pub const PRODUCTION_UNIT: &str = "/etc/systemd/system/tundra.service";
+pub const PRODUCTION_UNIT: &str = acceptance::DEFAULT_UNIT;
 
 /// `tundra acceptance …`.
 #[derive(Debug, Subcommand)]

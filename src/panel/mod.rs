@@ -8,6 +8,7 @@ mod account;
 mod assets;
 mod index;
 mod members;
+mod security;
 mod session;
 mod templates;
 mod tokens;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use axum::routing::{get, post};
 use axum::Router;
 
+pub use security::SecurityChecks;
 pub use templates::Templates;
 
 /// What the public pages show about this appliance.
@@ -38,6 +40,8 @@ pub struct Panel {
     pub templates: Arc<Templates>,
     /// Fingerprints shown on the front page.
     pub info: ApplianceInfo,
+    /// The appliance's security self-check (the security page).
+    pub security: Arc<dyn SecurityChecks>,
 }
 
 /// The panel's routes.
@@ -57,6 +61,8 @@ pub fn routes(panel: Arc<Panel>) -> Router {
         .route("/members/{id}/remove", post(members::remove))
         .route("/tokens", get(tokens::show).post(tokens::create))
         .route("/tokens/{id}/revoke", post(tokens::revoke))
+        .route("/security", get(security::show))
+        .route("/security/run", post(security::run))
         .route("/logout", post(session::logout))
         .route("/setup", get(session::setup_page).post(session::setup))
         .route("/assets/{*path}", get(assets::serve))
@@ -87,5 +93,6 @@ pub(crate) fn nav(p: &crate::identity::Principal) -> minijinja::Value {
     minijinja::context! {
         email => p.email(), role => p.role().as_str(), team => p.team().0.clone(),
         needs_two_factor => p.needs_two_factor(),
+        can_security => crate::policy::allows(p.role(), crate::policy::Action::SecurityChecks),
     }
 }

@@ -3,7 +3,7 @@
 use super::{Store, StoreError, WriteTx};
 
 /// The schema version this binary writes.
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 
 /// One forward step: `run` moves a store from `to - 1` to `to`.
 pub struct Migration {
@@ -17,11 +17,18 @@ pub struct Migration {
 
 /// Every migration, in order. Each step's tables are created by `create_all_tables`, which
 /// runs in the step's transaction before `run`.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    to: 2,
-    what: "teams, users, memberships, sessions and the setup code",
-    run: |_| Ok(()),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        to: 2,
+        what: "teams, users, memberships, sessions and the setup code",
+        run: |_| Ok(()),
+    },
+    Migration {
+        to: 3,
+        what: "security self-check history",
+        run: |_| Ok(()),
+    },
+];
 
 /// Applies each migration above `found` up to `target`, one transaction per step, so a crash
 /// leaves the store at a whole version.

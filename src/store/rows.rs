@@ -35,6 +35,8 @@ pub enum Table {
     ApiTokens,
     /// `team_id/token_id` → the token's hash (a team's tokens, and a token by id).
     TeamTokens,
+    /// Zero-padded run number → one run of the appliance's security self-check (bounded).
+    AcceptanceRuns,
 }
 
 impl Table {
@@ -52,6 +54,7 @@ impl Table {
         Table::RecoveryCodes,
         Table::ApiTokens,
         Table::TeamTokens,
+        Table::AcceptanceRuns,
     ];
 
     fn def(self) -> TableDefinition<'static, &'static str, &'static [u8]> {
@@ -68,6 +71,7 @@ impl Table {
             Table::RecoveryCodes => "recovery_codes",
             Table::ApiTokens => "api_tokens",
             Table::TeamTokens => "team_tokens",
+            Table::AcceptanceRuns => "acceptance_runs",
         })
     }
 }

@@ -564,3 +564,93 @@ async fn an_extra_listener_in_the_serve_process_is_named() {
     expect(&r, "network.trusted_agent_cidrs", "PASS", &["127.0.0.0/8"]);
     drop(stray);
 }
+
+async fn sign_in(a: &Appliance, email: &str) -> crate::fixture::Browser {
+    let b = a.browser();
+    let res = b
+        .post_json(
+            "/api/v1/auth/login",
+            serde_json::json!({"email": email, "password": "correct horse battery"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    b
+}
+
+#[tokio::test]
+async fn admins_see_the_hourly_self_check_on_the_security_page() {
+    let mut a = Appliance::start_with(|c| {
+        c.self_check_interval_secs = 3600;
+        // The lab switch, so the admin need not enroll TOTP here; the check flags it.
+        c.require_two_factor = false;
+    })
+    .await;
+    let checks = std::sync::Arc::clone(&a.running.as_ref().unwrap().checks);
+    checks.wait_for_runs(1).await; // the run at start
+    a.add_user(
+        "Ops",
+        "admin@example.com",
+        tundra::model::Role::Admin,
+        "correct horse battery",
+    );
+    a.add_user(
+        "Ops",
+        "op@example.com",
+        tundra::model::Role::Operator,
+        "correct horse battery",
+    );
+
+    let admin = sign_in(&a, "admin@example.com").await;
+    let home = admin.get("/").await.text().await.unwrap();
+    assert!(home.contains("href=\"/security\""), "nav link for admins");
+    let page = admin.get("/security").await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    for want in [
+        "Security checks",
+        "transport.tls13",
+        "headers.csp",
+        "storage.master_key_trailer",
+        "identity.two_factor_required",
+        "require_two_factor = false",
+        "Run checks now",
+    ] {
+        assert!(html.contains(want), "{want} missing");
+    }
+    assert_eq!(html.matches("<li><time").count(), 1, "one run so far");
+
+    // An hour later on the appliance's clock the schedule runs again: no sleeping.
+    a.clock.advance(time::Duration::hours(1));
+    checks.wake();
+    checks.wait_for_runs(2).await;
+    // (The hour also ended the idle session.)
+    let admin = sign_in(&a, "admin@example.com").await;
+    let html = admin.get("/security").await.text().await.unwrap();
+    assert_eq!(html.matches("<li><time").count(), 2);
+
+    // "Run checks now" (a CSRF-protected form) adds a run.
+    let res = admin.post_form("/security/run", &[]).await;
+    assert_eq!(res.status(), 303);
+    let html = admin.get("/security?done=ran").await.text().await.unwrap();
+    assert!(html.contains("The checks ran"));
+    assert_eq!(html.matches("<li><time").count(), 3);
+    let no_csrf = admin
+        .client
+        .post(a.url("/security/run"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_csrf.status(), 403);
+
+    // Operators neither see the page nor the link.
+    let op = sign_in(&a, "op@example.com").await;
+    assert_eq!(op.get("/security").await.status(), 403);
+    assert!(!op
+        .get("/")
+        .await
+        .text()
+        .await
+        .unwrap()
+        .contains("href=\"/security\""));
+    a.stop().await;
+}
