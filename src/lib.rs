@@ -22,7 +22,9 @@
 //! | 4 | [`api`] | JSON endpoints |
 //! | 5 | [`app`] | composition root: opens the data dir, wires routers, runs and shuts down |
 //! | 5 | [`cli`] | clap commands, one file each |
+//! | side | [`acceptance`] | `tundra acceptance run`: black-box and local hardening checks (uses rows 0–1 only) |
 
+pub mod acceptance;
 pub mod agent;
 pub mod api;
 pub mod app;

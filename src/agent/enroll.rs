@@ -47,7 +47,7 @@ pub(super) fn parse_server(server: &str) -> Result<(String, u16), AgentError> {
         ))
     };
     let uri: http::Uri = server.parse().map_err(|_| bad())?;
-    if uri.scheme_str() != Some("https") || uri.path().trim_matches('/') != "" {
+    if uri.scheme_str() != Some("https") || !uri.path().trim_matches('/').is_empty() {
         return Err(bad());
     }
     let host = uri

@@ -11,6 +11,7 @@ mod error;
 mod init;
 mod notify;
 mod run;
+mod security;
 
 pub use self::core::{Core, OpenMode};
 pub use control::execute;
@@ -18,3 +19,4 @@ pub use datadir::DataDir;
 pub use error::AppError;
 pub use init::{InitError, InitReport};
 pub use run::{run, start, Listeners, Running};
+pub use security::{SelfCheck, MAX_RUNS};

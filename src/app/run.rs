@@ -15,6 +15,7 @@ use tokio_rustls::TlsAcceptor;
 use super::auth::{csrf_policy, SessionAuth};
 use super::core::{Core, OpenMode};
 use super::error::AppError;
+use super::security::{self, SelfCheck};
 use super::{control, notify::notify};
 use crate::api::{self, ApiState};
 use crate::audit::{AuditContext, AuditEvent};
@@ -63,13 +64,19 @@ pub async fn run(
     shutdown: impl Future<Output = String>,
 ) -> Result<(), AppError> {
     let hub = Hub::new(Arc::clone(&core.fleet), core.clock.clone());
-    run_until(core, hub, listeners, shutdown, None).await
+    let checks = SelfCheck::new(
+        Arc::clone(&core),
+        local_addr(&listeners.panel)?,
+        local_addr(&listeners.redirect)?,
+    );
+    run_until(core, hub, listeners, checks, shutdown, None).await
 }
 
 async fn run_until(
     core: Arc<Core>,
     hub: Arc<Hub>,
     listeners: Listeners,
+    checks: Arc<SelfCheck>,
     shutdown: impl Future<Output = String>,
     ready: Option<oneshot::Sender<()>>,
 ) -> Result<(), AppError> {
@@ -109,6 +116,7 @@ async fn run_until(
         fleet: Arc::clone(&core.fleet),
         hub: Arc::clone(&hub),
         enroll_server: config.public_origin(),
+        security: checks.clone(),
     });
     let https_policy = Arc::new(WebPolicy {
         allowed_hosts: Some(
@@ -186,6 +194,11 @@ async fn run_until(
             control_listener,
             socket_path,
             Arc::clone(&core),
+            stop_rx.clone(),
+        )),
+        tokio::spawn(security::schedule(
+            checks,
+            config.self_check_interval_secs,
             stop_rx.clone(),
         )),
         tokio::spawn(rendezvous::serve(
@@ -273,6 +286,8 @@ pub struct Running {
     pub hub: Arc<Hub>,
     /// The opened appliance.
     pub core: Arc<Core>,
+    /// The security self-check (tests wake its schedule after moving the clock).
+    pub checks: Arc<SelfCheck>,
     stop: oneshot::Sender<String>,
     task: JoinHandle<Result<(), AppError>>,
 }
@@ -309,10 +324,12 @@ pub async fn start(
             .unwrap_or_else(|_| "stop handle dropped".into())
     };
     let hub = Hub::new(Arc::clone(&core.fleet), core.clock.clone());
+    let checks = SelfCheck::new(Arc::clone(&core), panel_addr, redirect_addr);
     let mut task = tokio::spawn(run_until(
         Arc::clone(&core),
         Arc::clone(&hub),
         listeners,
+        Arc::clone(&checks),
         shutdown,
         Some(ready_tx),
     ));
@@ -329,6 +346,7 @@ pub async fn start(
         agent_addr,
         hub,
         core,
+        checks,
         stop,
         task,
     })

@@ -3,6 +3,7 @@
 // The CLI is where output to stdout belongs.
 #![allow(clippy::print_stdout)]
 
+mod acceptance;
 mod agent;
 mod audit;
 mod fleet;
@@ -61,6 +62,9 @@ pub enum Command {
     /// Break-glass user administration on the server host.
     #[command(subcommand)]
     User(user::Command),
+    /// The security self-check of a live deployment.
+    #[command(subcommand)]
+    Acceptance(acceptance::Command),
 }
 
 /// Runs the parsed command line; the exit code is the command's verdict.
@@ -73,6 +77,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Fleet(cmd) => fleet::run(cmd, load_config(&cli.config, &cli.data_dir)?).await,
         Command::Team(cmd) => team::run(cmd, load_config(&cli.config, &cli.data_dir)?).await,
         Command::User(cmd) => user::run(cmd, load_config(&cli.config, &cli.data_dir)?).await,
+        Command::Acceptance(cmd) => acceptance::run(cmd, &cli.config, &cli.data_dir).await,
     }
 }
 

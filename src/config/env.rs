@@ -49,6 +49,7 @@ pub const KEYS: &[(&str, Kind)] = &[
     ("hash_pool_slots", Kind::Int),
     ("hash_queue_timeout_ms", Kind::Int),
     ("require_two_factor", Kind::Bool),
+    ("self_check_interval_secs", Kind::Int),
 ];
 
 /// `TUNDRA_*` variables that are not config keys but are read elsewhere.

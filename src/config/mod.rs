@@ -81,6 +81,9 @@ pub struct Config {
     /// Owners and admins must enroll TOTP before they can act. Turn off only for a
     /// single-user lab; `tundra acceptance run` flags it.
     pub require_two_factor: bool,
+    /// Seconds between the appliance's own security self-checks (run at start and then
+    /// on this interval; results on the panel's Security page); 0 turns them off.
+    pub self_check_interval_secs: u64,
 }
 
 impl Default for Config {
@@ -120,6 +123,7 @@ impl Default for Config {
             hash_pool_slots: 0,
             hash_queue_timeout_ms: 2000,
             require_two_factor: true,
+            self_check_interval_secs: 3600,
         }
     }
 }

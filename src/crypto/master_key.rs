@@ -163,25 +163,37 @@ fn check_file_meta(path: &Path) -> Result<(), MasterKeyError> {
         path: path.to_owned(),
         source,
     })?;
-    let mode = meta.mode() & 0o7777;
+    check_mode(path, meta.mode())?;
+    check_owner(path, meta.uid(), rustix::process::geteuid().as_raw())?;
+    if meta.len() != FILE_LEN as u64 {
+        return Err(MasterKeyError::WrongLength {
+            path: path.to_owned(),
+            len: meta.len(),
+        });
+    }
+    Ok(())
+}
+
+/// Refuses a key file `mode` that grants anything beyond owner-read (0400). Pure, so the
+/// acceptance check judges a file exactly as `serve` does.
+pub fn check_mode(path: &Path, mode: u32) -> Result<(), MasterKeyError> {
+    let mode = mode & 0o7777;
     if mode & !0o400 != 0 {
         return Err(MasterKeyError::LooseMode {
             path: path.to_owned(),
             mode,
         });
     }
-    let expected = rustix::process::geteuid().as_raw();
-    if meta.uid() != expected {
+    Ok(())
+}
+
+/// Refuses a key file owned by any uid but `expected` (the service user).
+pub fn check_owner(path: &Path, owner: u32, expected: u32) -> Result<(), MasterKeyError> {
+    if owner != expected {
         return Err(MasterKeyError::WrongOwner {
             path: path.to_owned(),
-            owner: meta.uid(),
+            owner,
             expected,
-        });
-    }
-    if meta.len() != FILE_LEN as u64 {
-        return Err(MasterKeyError::WrongLength {
-            path: path.to_owned(),
-            len: meta.len(),
         });
     }
     Ok(())

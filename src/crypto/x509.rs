@@ -86,7 +86,12 @@ pub struct CertSummary {
 /// Reads the names and expiry of the first certificate in `pem`.
 pub fn summarize_pem(pem: &[u8]) -> Result<CertSummary, String> {
     let (_, pem) = x509_parser::pem::parse_x509_pem(pem).map_err(|e| e.to_string())?;
-    let cert = pem.parse_x509().map_err(|e| e.to_string())?;
+    summarize_der(&pem.contents)
+}
+
+/// Reads the names and expiry of a DER certificate.
+pub fn summarize_der(der: &[u8]) -> Result<CertSummary, String> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|e| e.to_string())?;
     let mut names = Vec::new();
     if let Ok(Some(san)) = cert.subject_alternative_name() {
         for name in &san.value.general_names {

@@ -1,6 +1,8 @@
 //! Plain domain types shared by every layer: ids and actors. No behaviour beyond parsing and
 //! formatting.
 
+pub mod acceptance;
+
 use std::fmt;
 
 use serde::{Deserialize, Serialize};

@@ -13,6 +13,7 @@ mod enroll;
 mod fleet_view;
 mod index;
 mod members;
+mod security;
 mod session;
 mod templates;
 mod tokens;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 use axum::routing::{get, post};
 use axum::Router;
 
+pub use security::SecurityChecks;
 pub use templates::Templates;
 
 /// What the public pages show about this appliance.
@@ -49,6 +51,8 @@ pub struct Panel {
     pub hub: Arc<crate::rendezvous::Hub>,
     /// The public origin agents enroll with (`--server` of the enroll command).
     pub enroll_server: String,
+    /// The appliance's security self-check (the security page).
+    pub security: Arc<dyn SecurityChecks>,
 }
 
 /// The panel's routes.
@@ -75,6 +79,8 @@ pub fn routes(panel: Arc<Panel>) -> Router {
         .route("/agents/{id}/delete", post(agent_actions::delete))
         .route("/enroll", get(enroll::show).post(enroll::create))
         .route("/enroll/{id}/revoke", post(enroll::revoke))
+        .route("/security", get(security::show))
+        .route("/security/run", post(security::run))
         .route("/logout", post(session::logout))
         .route("/setup", get(session::setup_page).post(session::setup))
         .route("/assets/{*path}", get(assets::serve))
@@ -105,5 +111,6 @@ pub(crate) fn nav(p: &crate::identity::Principal) -> minijinja::Value {
     minijinja::context! {
         email => p.email(), role => p.role().as_str(), team => p.team().0.clone(),
         needs_two_factor => p.needs_two_factor(),
+        can_security => crate::policy::allows(p.role(), crate::policy::Action::SecurityChecks),
     }
 }

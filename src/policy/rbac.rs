@@ -17,6 +17,8 @@ pub enum Action {
     ManageMembers,
     /// Delete the team, transfer ownership.
     OwnTeam,
+    /// See the appliance's security self-check results and run it.
+    SecurityChecks,
 }
 
 /// Which roles may take each action. The single source of truth; `allows` reads it.
@@ -30,6 +32,7 @@ pub const MATRIX: &[(Action, &[Role])] = &[
     (Action::ManageFleet, &[Role::Owner, Role::Admin]),
     (Action::ManageMembers, &[Role::Owner, Role::Admin]),
     (Action::OwnTeam, &[Role::Owner]),
+    (Action::SecurityChecks, &[Role::Owner, Role::Admin]),
 ];
 
 /// Whether `role` may take `action`.
@@ -59,13 +62,14 @@ mod tests {
     #[test]
     fn matrix_matches_the_spec_table() {
         use Role::*;
-        let rows: [(Action, [bool; 4]); 6] = [
+        let rows: [(Action, [bool; 4]); 7] = [
             (Action::View, [true, true, true, true]),
             (Action::Operate, [true, true, true, false]),
             (Action::Approve, [true, true, false, false]),
             (Action::ManageFleet, [true, true, false, false]),
             (Action::ManageMembers, [true, true, false, false]),
             (Action::OwnTeam, [true, false, false, false]),
+            (Action::SecurityChecks, [true, true, false, false]),
         ];
         for (action, expected) in rows {
             for (role, want) in [Owner, Admin, Operator, Viewer].into_iter().zip(expected) {

@@ -25,7 +25,7 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         to: 3,
-        what: "registration tokens, agents and agent metrics",
+        what: "registration tokens, agents, agent metrics and the security self-check history",
         run: |_| Ok(()),
     },
 ];

@@ -45,6 +45,8 @@ pub enum Table {
     TeamAgents,
     /// Hex enrollment nonce → Unix milliseconds after which it may be forgotten.
     EnrollNonces,
+    /// Zero-padded run number → one run of the appliance's security self-check (bounded).
+    AcceptanceRuns,
 }
 
 impl Table {
@@ -67,6 +69,7 @@ impl Table {
         Table::Agents,
         Table::TeamAgents,
         Table::EnrollNonces,
+        Table::AcceptanceRuns,
     ];
 
     fn def(self) -> TableDefinition<'static, &'static str, &'static [u8]> {
@@ -88,6 +91,7 @@ impl Table {
             Table::Agents => "agents",
             Table::TeamAgents => "team_agents",
             Table::EnrollNonces => "enroll_nonces",
+            Table::AcceptanceRuns => "acceptance_runs",
         })
     }
 }

@@ -50,7 +50,6 @@ fn options(a: &Appliance, token: &str) -> EnrollOptions {
 /// A running agent.
 pub struct TestAgent {
     pub id: String,
-    pub state: StateDir,
     stop: watch::Sender<bool>,
     pub task: JoinHandle<Result<Stopped, AgentError>>,
 }
@@ -77,14 +76,8 @@ pub async fn enroll_and_run(a: &Appliance, dir: &Path, opts: RunOptions) -> Test
         .await
         .unwrap();
     let (stop, rx) = watch::channel(false);
-    let st = state.clone();
-    let task = tokio::spawn(async move { agent::run(&st, opts, rx).await });
-    TestAgent {
-        id,
-        state,
-        stop,
-        task,
-    }
+    let task = tokio::spawn(async move { agent::run(&state, opts, rx).await });
+    TestAgent { id, stop, task }
 }
 
 /// Waits (up to 10 s) until the hub's view of `id` is `online`.

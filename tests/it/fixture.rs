@@ -33,6 +33,9 @@ pub fn test_config(tmp: &Path) -> Config {
         redirect_addr: "127.0.0.1:0".parse().unwrap(),
         agent_addr: "127.0.0.1:0".parse().unwrap(),
         shutdown_grace_secs: 2,
+        // The hourly self-check makes TLS and HTTP requests of its own; tests that want it
+        // turn it on (tests/it/acceptance.rs).
+        self_check_interval_secs: 0,
         ..Config::default()
     }
 }

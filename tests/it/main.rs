@@ -8,6 +8,7 @@
     clippy::print_stdout
 )]
 
+mod acceptance;
 mod agents;
 mod api_tokens;
 mod architecture;
