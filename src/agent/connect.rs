@@ -191,7 +191,8 @@ fn source_chain(e: &dyn std::error::Error) -> String {
     out.join(": ")
 }
 
-fn hello(loaded: &Loaded, version: &str) -> Hello {
+/// A fresh hello for the enrolled agent, signed with its identity key.
+pub fn signed_hello(loaded: &Loaded, version: &str) -> Hello {
     let mut h = Hello {
         protocol_version: PROTOCOL_VERSION,
         agent_id: loaded.enrollment.agent_id.clone(),
@@ -215,7 +216,10 @@ async fn session(
     let mut client = RendezvousClient::new(channel).max_decoding_message_size(1 << 20);
     let (tx, rx) = mpsc::channel::<AgentMessage>(4);
     let first = AgentMessage {
-        kind: Some(agent_message::Kind::Hello(hello(loaded, &opts.version))),
+        kind: Some(agent_message::Kind::Hello(signed_hello(
+            loaded,
+            &opts.version,
+        ))),
     };
     let _ = tx.send(first).await;
     let mut inbound = match client.connect(ReceiverStream::new(rx)).await {

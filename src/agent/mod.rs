@@ -15,10 +15,10 @@ mod state;
 
 pub use backoff::Backoff;
 pub use config::{AgentConfig, CONFIG_FILE};
-pub use connect::{channel_for, run, RunOptions, Stopped};
+pub use connect::{channel_for, run, signed_hello, RunOptions, Stopped};
 pub use enroll::{enroll, EnrollOptions};
 pub use error::AgentError;
-pub use state::{StateDir, DEFAULT_STATE_DIR};
+pub use state::{Enrollment, Loaded, StateDir, DEFAULT_STATE_DIR};
 
 /// This agent's version (what it reports and what `min_agent_version` is compared to).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
