@@ -1,7 +1,7 @@
 //! `/api/v1/agents`: the team's agents with their live state, one agent, its health history,
 //! and the admin actions (tags, deactivate, delete). Thin over `Fleet` (which checks roles,
-//! scopes every lookup to the caller's team and audits) and the rendezvous `Hub` (which knows
-//! who is connected).
+//! scopes every lookup to the caller's team and its API token's agent/tag restriction, and
+//! audits) and the rendezvous `Hub` (which knows who is connected).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -122,7 +122,7 @@ fn view(api: &ApiState, a: AgentRow) -> AgentView {
     AgentView::new(a, &api.hub, api.fleet.min_agent_version())
 }
 
-/// `GET /api/v1/agents`: every role may look.
+/// `GET /api/v1/agents`: every role may look; a restricted API token sees only its agents.
 #[utoipa::path(get, path = "/api/v1/agents", operation_id = "list_agents", tag = "fleet", responses((status = 200, description = "The team's agents with their live state", body = AgentList), (status = 401, description = "Not signed in", body = crate::api::ErrorBody), (status = 403, description = "Two-factor required", body = crate::api::ErrorBody)))]
 pub async fn list(
     State(api): State<Arc<ApiState>>,
@@ -133,8 +133,9 @@ pub async fn list(
     Ok(Json(AgentList { agents }))
 }
 
-/// `GET /api/v1/agents/{id}`: another team's agent is 404 (and audited).
-#[utoipa::path(get, path = "/api/v1/agents/{id}", operation_id = "get_agent", tag = "fleet", params(("id" = String, Path, description = "Agent id (agt_…)")), responses((status = 200, description = "The agent", body = AgentView), (status = 404, description = "No such agent in your team", body = crate::api::ErrorBody), (status = 401, description = "Not signed in", body = crate::api::ErrorBody), (status = 403, description = "Two-factor required", body = crate::api::ErrorBody)))]
+/// `GET /api/v1/agents/{id}`: another team's agent, or one outside the API token's
+/// restriction, is 404 (and audited).
+#[utoipa::path(get, path = "/api/v1/agents/{id}", operation_id = "get_agent", tag = "fleet", params(("id" = String, Path, description = "Agent id (agt_…)")), responses((status = 200, description = "The agent", body = AgentView), (status = 404, description = "No such agent in your team (or outside your API token's agent/tag restriction)", body = crate::api::ErrorBody), (status = 401, description = "Not signed in", body = crate::api::ErrorBody), (status = 403, description = "Two-factor required", body = crate::api::ErrorBody)))]
 pub async fn get(
     State(api): State<Arc<ApiState>>,
     Authed(principal): Authed<Principal>,
@@ -148,7 +149,7 @@ pub async fn get(
 }
 
 /// `GET /api/v1/agents/{id}/metrics?range=1h`: health history, newest samples included.
-#[utoipa::path(get, path = "/api/v1/agents/{id}/metrics", operation_id = "agent_metrics", tag = "fleet", params(("id" = String, Path, description = "Agent id (agt_…)"), RangeQuery), responses((status = 200, description = "Health history", body = MetricsView), (status = 400, description = "Unknown range (names the allowed values)", body = crate::api::ErrorBody), (status = 404, description = "No such agent in your team", body = crate::api::ErrorBody), (status = 401, description = "Not signed in", body = crate::api::ErrorBody), (status = 403, description = "Two-factor required", body = crate::api::ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/agents/{id}/metrics", operation_id = "agent_metrics", tag = "fleet", params(("id" = String, Path, description = "Agent id (agt_…)"), RangeQuery), responses((status = 200, description = "Health history", body = MetricsView), (status = 400, description = "Unknown range (names the allowed values)", body = crate::api::ErrorBody), (status = 404, description = "No such agent in your team (or outside your API token's agent/tag restriction)", body = crate::api::ErrorBody), (status = 401, description = "Not signed in", body = crate::api::ErrorBody), (status = 403, description = "Two-factor required", body = crate::api::ErrorBody)))]
 pub async fn metrics(
     State(api): State<Arc<ApiState>>,
     Authed(principal): Authed<Principal>,
@@ -184,8 +185,10 @@ pub async fn metrics(
     }))
 }
 
-/// `PUT /api/v1/agents/{id}/tags`: replaces the tags (owners and admins).
-#[utoipa::path(put, path = "/api/v1/agents/{id}/tags", operation_id = "set_agent_tags", tag = "fleet", params(("id" = String, Path, description = "Agent id (agt_…)")), request_body = TagsBody, responses((status = 200, description = "The agent with its new tags", body = AgentView), (status = 400, description = "Bad tags (names the field)", body = crate::api::ErrorBody), (status = 404, description = "No such agent in your team", body = crate::api::ErrorBody), (status = 401, description = "Not signed in", body = crate::api::ErrorBody), (status = 403, description = "CSRF token missing, role too low or two-factor required", body = crate::api::ErrorBody)))]
+/// `PUT /api/v1/agents/{id}/tags`: replaces the tags (owners and admins). A restricted API
+/// token retags only agents it can see; tags that take an agent out of its restriction are
+/// accepted and hide the agent from it afterwards.
+#[utoipa::path(put, path = "/api/v1/agents/{id}/tags", operation_id = "set_agent_tags", tag = "fleet", params(("id" = String, Path, description = "Agent id (agt_…)")), request_body = TagsBody, responses((status = 200, description = "The agent with its new tags", body = AgentView), (status = 400, description = "Bad tags (names the field)", body = crate::api::ErrorBody), (status = 404, description = "No such agent in your team (or outside your API token's agent/tag restriction)", body = crate::api::ErrorBody), (status = 401, description = "Not signed in", body = crate::api::ErrorBody), (status = 403, description = "CSRF token missing, role too low or two-factor required", body = crate::api::ErrorBody)))]
 pub async fn set_tags(
     State(api): State<Arc<ApiState>>,
     Authed(principal): Authed<Principal>,
@@ -201,7 +204,7 @@ pub async fn set_tags(
 
 /// `POST /api/v1/agents/{id}/deactivate`: its certificate is refused from now on and its
 /// live connection closed (owners and admins).
-#[utoipa::path(post, path = "/api/v1/agents/{id}/deactivate", operation_id = "deactivate_agent", tag = "fleet", params(("id" = String, Path, description = "Agent id (agt_…)")), responses((status = 200, description = "Deactivated (or already was)", body = AgentView), (status = 404, description = "No such agent in your team", body = crate::api::ErrorBody), (status = 401, description = "Not signed in", body = crate::api::ErrorBody), (status = 403, description = "CSRF token missing, role too low or two-factor required", body = crate::api::ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/agents/{id}/deactivate", operation_id = "deactivate_agent", tag = "fleet", params(("id" = String, Path, description = "Agent id (agt_…)")), responses((status = 200, description = "Deactivated (or already was)", body = AgentView), (status = 404, description = "No such agent in your team (or outside your API token's agent/tag restriction)", body = crate::api::ErrorBody), (status = 401, description = "Not signed in", body = crate::api::ErrorBody), (status = 403, description = "CSRF token missing, role too low or two-factor required", body = crate::api::ErrorBody)))]
 pub async fn deactivate(
     State(api): State<Arc<ApiState>>,
     Authed(principal): Authed<Principal>,
@@ -216,7 +219,7 @@ pub async fn deactivate(
 
 /// `DELETE /api/v1/agents/{id}`: removes the agent and its history (owners and admins, with
 /// a password confirmed in the last 5 minutes: `POST /api/v1/auth/reauth`).
-#[utoipa::path(delete, path = "/api/v1/agents/{id}", operation_id = "delete_agent", tag = "fleet", params(("id" = String, Path, description = "Agent id (agt_…)")), responses((status = 204, description = "Deleted"), (status = 404, description = "No such agent in your team", body = crate::api::ErrorBody), (status = 401, description = "Not signed in", body = crate::api::ErrorBody), (status = 403, description = "CSRF token missing, role too low, two-factor or re-auth required", body = crate::api::ErrorBody)))]
+#[utoipa::path(delete, path = "/api/v1/agents/{id}", operation_id = "delete_agent", tag = "fleet", params(("id" = String, Path, description = "Agent id (agt_…)")), responses((status = 204, description = "Deleted"), (status = 404, description = "No such agent in your team (or outside your API token's agent/tag restriction)", body = crate::api::ErrorBody), (status = 401, description = "Not signed in", body = crate::api::ErrorBody), (status = 403, description = "CSRF token missing, role too low, two-factor or re-auth required", body = crate::api::ErrorBody)))]
 pub async fn delete(
     State(api): State<Arc<ApiState>>,
     Authed(principal): Authed<Principal>,

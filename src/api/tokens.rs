@@ -23,7 +23,10 @@ pub struct CreateToken {
     name: String,
     role: String,
     expires_in_days: Option<i64>,
+    /// Agent ids the token may reach. With `tags`, an agent is reachable when its id is
+    /// listed or it carries a listed tag; both empty or absent: every agent of the team.
     agents: Option<Vec<String>>,
+    /// Agent tags the token may reach (see `agents`).
     tags: Option<Vec<String>>,
 }
 

@@ -97,12 +97,15 @@ pub enum AuditEvent {
         /// Their email.
         email: String,
     },
-    /// A request named an object outside the caller's team (or a missing one) and got 404.
+    /// A request named an object outside the caller's team or its token's agent scope (or a
+    /// missing one) and got 404.
     #[serde(rename = "access.denied")]
     AccessDenied {
         /// The object named.
         target: String,
-        /// `other_team` or `missing` (the caller is never told which).
+        /// `other_team`, `missing`, `not_a_member` (switching to a team one is not in) or
+        /// `out_of_scope` (an agent in the team but outside the agent/tag restriction of
+        /// the API token used); the caller is never told which.
         reason: String,
     },
     /// A user ended one of their sessions.

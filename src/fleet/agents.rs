@@ -1,4 +1,9 @@
 //! The agent registry: list, look up, tag, deactivate and delete a team's agents.
+//!
+//! Every lookup for a principal is scoped twice: to its team, and to its
+//! [`AgentScope`](crate::identity::AgentScope) (an API token's agent/tag restriction). An
+//! agent outside either is left out of lists and answers [`FleetError::NotFound`], audited
+//! as `access.denied` (`other_team`, `out_of_scope` or `missing`).
 
 use serde::{Deserialize, Serialize};
 
@@ -61,10 +66,16 @@ pub(super) fn team_key(team: &TeamId, agent: &str) -> String {
     format!("{team}/{agent}")
 }
 
-/// An agent of `team` by id; `None` when missing, malformed or in another team.
+/// Whether `p` may reach agent `a`: it is in the principal's team and its scope.
+fn reachable(p: &Principal, a: &AgentRow) -> bool {
+    a.team == *p.team() && p.agent_scope().allows(&a.id.0, &a.tags)
+}
+
+/// An agent `p` may reach, by id; `None` when missing, malformed, in another team or
+/// outside the principal's agent scope.
 pub(super) fn agent_in(
     tx: &WriteTx,
-    team: &TeamId,
+    p: &Principal,
     id: &str,
 ) -> Result<Option<AgentRow>, FleetError> {
     if !AgentId::is_well_formed(id) {
@@ -72,11 +83,11 @@ pub(super) fn agent_in(
     }
     Ok(tx
         .row::<AgentRow>(Table::Agents, id)?
-        .filter(|a| a.team == *team))
+        .filter(|a| reachable(p, a)))
 }
 
 impl Fleet {
-    /// The principal's team's agents, by id.
+    /// The principal's team's agents within its agent scope, by id.
     pub fn agents(&self, p: &Principal) -> Result<Vec<AgentRow>, FleetError> {
         self.check(p, Action::View)?;
         let prefix = format!("{}/", p.team());
@@ -85,14 +96,17 @@ impl Fleet {
             for (key, ()) in tx.rows::<()>(Table::TeamAgents, &prefix)? {
                 let id = &key[prefix.len()..];
                 if let Some(a) = tx.row::<AgentRow>(Table::Agents, id)? {
-                    out.push(a);
+                    if reachable(p, &a) {
+                        out.push(a);
+                    }
                 }
             }
             Ok::<_, FleetError>(out)
         })
     }
 
-    /// One agent of the principal's team; another team's agent is `NotFound` (audited).
+    /// One agent of the principal's team within its agent scope; another team's agent, or
+    /// one outside the scope, is `NotFound` (audited).
     pub fn agent(
         &self,
         p: &Principal,
@@ -105,12 +119,20 @@ impl Fleet {
                 return Ok(None);
             }
             let row = tx.row::<AgentRow>(Table::Agents, id)?;
-            Ok::<_, FleetError>(row.filter(|a| a.team == *p.team()))
+            Ok::<_, FleetError>(row.filter(|a| reachable(p, a)))
         });
-        self.denied(ctx, id, found.and_then(|a| a.ok_or(FleetError::NotFound)))
+        self.denied(
+            p,
+            ctx,
+            id,
+            found.and_then(|a| a.ok_or(FleetError::NotFound)),
+        )
     }
 
-    /// Replaces an agent's tags (admins).
+    /// Replaces an agent's tags (admins). A scoped token cannot widen its reach this way:
+    /// only agents already in its scope can be retagged (any other is `NotFound`). New tags
+    /// that take the agent out of the scope are accepted — that only narrows the token's
+    /// reach — and the agent is answered once more, then hidden from that token.
     pub fn set_tags(
         &self,
         p: &Principal,
@@ -121,7 +143,7 @@ impl Fleet {
         self.check(p, Action::ManageFleet)?;
         let tags = check_tags("tags", tags)?;
         let result = self.store.write(|tx| {
-            let mut a = agent_in(tx, p.team(), id)?.ok_or(FleetError::NotFound)?;
+            let mut a = agent_in(tx, p, id)?.ok_or(FleetError::NotFound)?;
             a.tags = tags.clone();
             tx.put_row(Table::Agents, &a.id.0, &a)?;
             let event = AuditEvent::AgentTagsChanged {
@@ -131,7 +153,7 @@ impl Fleet {
             self.audit.append(tx, ctx, &event)?;
             Ok(a)
         });
-        self.denied(ctx, id, result)
+        self.denied(p, ctx, id, result)
     }
 
     /// Deactivates an agent (admins): its certificate is refused from now on and its live
@@ -145,7 +167,7 @@ impl Fleet {
         self.check(p, Action::ManageFleet)?;
         let now = self.now().unix_timestamp();
         let result = self.store.write(|tx| {
-            let mut a = agent_in(tx, p.team(), id)?.ok_or(FleetError::NotFound)?;
+            let mut a = agent_in(tx, p, id)?.ok_or(FleetError::NotFound)?;
             if a.status == AgentStatus::Active {
                 a.status = AgentStatus::Deactivated;
                 a.deactivated = Some(now);
@@ -157,7 +179,7 @@ impl Fleet {
             }
             Ok(a)
         });
-        let a = self.denied(ctx, id, result)?;
+        let a = self.denied(p, ctx, id, result)?;
         self.revoke(&a.id);
         Ok(a)
     }
@@ -199,7 +221,7 @@ impl Fleet {
             return Err(FleetError::ReauthRequired);
         }
         let result = self.store.write(|tx| {
-            let a = agent_in(tx, p.team(), id)?.ok_or(FleetError::NotFound)?;
+            let a = agent_in(tx, p, id)?.ok_or(FleetError::NotFound)?;
             tx.delete_row(Table::Agents, &a.id.0)?;
             tx.delete_row(Table::TeamAgents, &team_key(&a.team, &a.id.0))?;
             for r in [Resolution::Raw, Resolution::Coarse] {
@@ -214,7 +236,7 @@ impl Fleet {
             )?;
             Ok(a)
         });
-        let a = self.denied(ctx, id, result)?;
+        let a = self.denied(p, ctx, id, result)?;
         self.revoke(&a.id);
         Ok(())
     }
@@ -240,21 +262,30 @@ impl Fleet {
     }
 
     /// Audits a `NotFound` for `id` as `access.denied` (saying, in the record only, whether
-    /// it exists in another team) and passes the result through.
+    /// it exists in another team or outside `p`'s agent scope) and passes the result through.
     pub(super) fn denied<T>(
         &self,
+        p: &Principal,
         ctx: &AuditContext,
         id: &str,
         result: Result<T, FleetError>,
     ) -> Result<T, FleetError> {
         if let Err(FleetError::NotFound) = &result {
-            let exists = AgentId::is_well_formed(id)
-                && self
-                    .store
+            let found = if AgentId::is_well_formed(id) {
+                self.store
                     .read(|tx| tx.row::<AgentRow>(Table::Agents, id))?
-                    .is_some();
+            } else {
+                None
+            };
             let target = format!("agent:{}", id.chars().take(80).collect::<String>());
-            let reason = if exists { "other_team" } else { "missing" };
+            // Re-read after the refusal: a concurrent change can only alter the record's
+            // wording, never the refusal. A row reachable now changed in between (deleted,
+            // re-tagged); it is recorded as `missing`.
+            let reason = match found {
+                Some(a) if a.team != *p.team() => "other_team",
+                Some(a) if !p.agent_scope().allows(&a.id.0, &a.tags) => "out_of_scope",
+                _ => "missing",
+            };
             let event = AuditEvent::AccessDenied {
                 target,
                 reason: reason.into(),

@@ -229,7 +229,9 @@ impl Fleet {
         Ok(())
     }
 
-    /// An agent's history over `range`, averaged to at most 360 points.
+    /// An agent's history over `range`, averaged to at most 360 points. The agent is looked
+    /// up like [`Fleet::agent`]: another team's, or one outside the principal's agent scope,
+    /// is `NotFound` (audited).
     pub fn metrics(
         &self,
         p: &Principal,

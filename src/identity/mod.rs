@@ -6,6 +6,7 @@
 
 mod account;
 mod admin;
+mod agent_scope;
 mod error;
 mod login;
 mod members;
@@ -19,6 +20,7 @@ mod two_factor;
 
 pub use account::SessionInfo;
 pub use admin::{normalize_email, Identity, UserAdded};
+pub use agent_scope::AgentScope;
 pub use error::IdentityError;
 pub use login::{LoginOutcome, LoginRequest};
 pub use members::Member;

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::admin::Identity;
+use super::agent_scope::AgentScope;
 use super::error::IdentityError;
 use super::rows::{MembershipRow, UserRow};
 use crate::audit::{AuditContext, AuditEvent};
@@ -39,7 +40,8 @@ pub struct SessionRow {
 }
 
 /// An authenticated member acting in one team. Only `identity` can make one, so a handler
-/// holding a `Principal` has passed authentication; tenant queries take the team from it.
+/// holding a `Principal` has passed authentication; tenant queries take the team from it,
+/// and agent lookups also apply its [`AgentScope`] (a token's agent/tag restriction).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     user: UserId,
@@ -50,6 +52,7 @@ pub struct Principal {
     reauth_at: Option<i64>,
     needs_two_factor: bool,
     token: Option<String>,
+    scope: AgentScope,
 }
 
 impl Principal {
@@ -118,13 +121,21 @@ impl Principal {
         self.token.as_deref()
     }
 
+    /// The agents it may reach within its team: its token's agent/tag restriction, or
+    /// unrestricted for a session.
+    pub fn agent_scope(&self) -> &AgentScope {
+        &self.scope
+    }
+
     /// A member acting through API token `token_id` with `role` (already capped at the
-    /// creator's current role). Never re-authenticated: a token cannot confirm a password.
+    /// creator's current role), reaching only the agents `scope` allows. Never
+    /// re-authenticated: a token cannot confirm a password.
     pub(super) fn for_token(
         user: UserRow,
         team: TeamId,
         role: Role,
         token_id: String,
+        scope: AgentScope,
         needs_two_factor: bool,
     ) -> Self {
         Self {
@@ -136,6 +147,7 @@ impl Principal {
             reauth_at: None,
             needs_two_factor,
             token: Some(token_id),
+            scope,
         }
     }
 }
@@ -223,6 +235,7 @@ impl Identity {
                     reauth_at: new_row.reauth_at,
                     needs_two_factor,
                     token: None,
+                    scope: AgentScope::unrestricted(),
                 },
             ))
         });
@@ -283,6 +296,7 @@ impl Identity {
             reauth_at: Some(now),
             needs_two_factor: self.needs_two_factor(user, role),
             token: None,
+            scope: AgentScope::unrestricted(),
         };
         Ok((id, principal))
     }
@@ -336,6 +350,7 @@ impl Identity {
             reauth_at: row.reauth_at,
             needs_two_factor,
             token: None,
+            scope: AgentScope::unrestricted(),
         }))
     }
 

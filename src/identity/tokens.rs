@@ -1,6 +1,8 @@
 //! API tokens (SPEC §4): `tnd_live_…` bearer values carrying 256 random bits, shown once and
 //! stored only as their SHA-256, scoped to one team with a role no higher than their
-//! creator's, optionally expiring, revocable at once.
+//! creator's, optionally restricted to some agents (by id and/or tag, enforced by the fleet
+//! on every agent lookup through the principal's `AgentScope`), optionally expiring,
+//! revocable at once.
 //!
 //! Issuing a token never widens what the issuer can do: the role is at most the issuer's;
 //! a token issued by a token expires no later and is restricted no less than its parent;
@@ -53,11 +55,14 @@ pub struct TokenRow {
     pub expires: Option<i64>,
     /// Unix seconds of the last accepted use (written at most once a minute).
     pub last_used: Option<i64>,
-    /// Agent ids the token is restricted to (empty: not restricted by id). Stored, returned
-    /// and kept from widening now; enforced on agent actions when the fleet lands.
+    /// Agent ids the token is restricted to (empty: not restricted by id). With `tags` it
+    /// becomes the principal's [`AgentScope`](crate::identity::AgentScope): when either list
+    /// is non-empty the token reaches only agents whose id is listed here or that carry a
+    /// listed tag; every other agent is listed to it as absent and answers `404`, like
+    /// another team's. A token it issues keeps at least this restriction.
     pub agents: Vec<String>,
-    /// Agent tags the token is restricted to (empty: not restricted by tag). Enforced, like
-    /// `agents`, when the fleet lands.
+    /// Agent tags the token is restricted to (empty: not restricted by tag); matched
+    /// ignoring ASCII case, read together with `agents` as above.
     pub tags: Vec<String>,
 }
 

@@ -29,5 +29,6 @@ mod panel_pages;
 mod panel_tokens;
 mod redirect;
 mod tls;
+mod token_scope;
 mod two_factor;
 mod users_api;

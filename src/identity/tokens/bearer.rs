@@ -4,6 +4,7 @@ use super::{TokenError, TokenRow, TOKEN_ENV};
 use crate::audit::{AuditContext, AuditEvent};
 use crate::crypto::token;
 use crate::identity::admin::Identity;
+use crate::identity::agent_scope::AgentScope;
 use crate::identity::rows::{MembershipRow, UserRow};
 use crate::identity::session::Principal;
 use crate::model::Actor;
@@ -16,9 +17,10 @@ impl Identity {
     /// The principal behind an API token value, or `None` when it is malformed, unknown,
     /// revoked or expired, or its creator is disabled, gone or no longer in its team. The
     /// principal acts in the token's team with the lower of the token's role and the
-    /// creator's current role, and its audit records name the token. A known token that is
-    /// refused is audited (`ctx` gives the request id and address). `last_used` is refreshed
-    /// at most once a minute.
+    /// creator's current role, reaches only the agents the token's agent/tag restriction
+    /// allows, and its audit records name the token. A known token that is refused is
+    /// audited (`ctx` gives the request id and address). `last_used` is refreshed at most
+    /// once a minute.
     pub fn token_principal(
         &self,
         value: &str,
@@ -87,6 +89,7 @@ impl Identity {
             row.team,
             role,
             row.id,
+            AgentScope::new(row.agents, row.tags),
             needs_two_factor,
         )))
     }

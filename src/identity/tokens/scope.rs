@@ -91,10 +91,10 @@ pub(super) fn check_issue(issuer: &Issuer<'_>, req: &NewToken) -> Result<(), Den
     Ok(())
 }
 
-/// Whether restrictions `(agents, tags)` are no wider than the parent's, whether the fleet
-/// reads two lists as "either matches" or "both match": an unrestricted parent allows
-/// anything; otherwise each list must be a subset of the parent's and empty exactly when
-/// the parent's is.
+/// Whether restrictions `(agents, tags)` are no wider than the parent's. The fleet reads the
+/// two lists as "either matches" (`AgentScope::allows`); this check holds for "both match"
+/// too: an unrestricted parent allows anything; otherwise each list must be a subset of the
+/// parent's and empty exactly when the parent's is.
 pub(super) fn narrower(
     p_agents: &[String],
     p_tags: &[String],
