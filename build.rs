@@ -6,6 +6,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = protox::compile(["agent.proto"], ["src/proto"])?;
     tonic_prost_build::configure()
         .build_transport(false)
+        .codec_path("crate::proto::agent::SmallCodec")
         .compile_fds(files)?;
     Ok(())
 }

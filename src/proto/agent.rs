@@ -8,6 +8,43 @@ mod generated {
 
 pub use generated::*;
 
+use std::marker::PhantomData;
+
+use tonic::codec::{BufferSettings, Codec};
+use tonic_prost::{ProstDecoder, ProstEncoder};
+
+/// The protobuf codec with 1 KiB buffers instead of 8 KiB: every live agent stream holds an
+/// encoder and a decoder buffer on the appliance, and control messages are small.
+#[derive(Debug)]
+pub struct SmallCodec<T, U>(PhantomData<fn() -> (T, U)>);
+
+impl<T, U> Default for SmallCodec<T, U> {
+    fn default() -> Self {
+        Self(PhantomData)
+    }
+}
+
+const SMALL_BUFFERS: usize = 1024;
+
+impl<T, U> Codec for SmallCodec<T, U>
+where
+    T: prost::Message + Send + 'static,
+    U: prost::Message + Default + Send + 'static,
+{
+    type Encode = T;
+    type Decode = U;
+    type Encoder = ProstEncoder<T>;
+    type Decoder = ProstDecoder<U>;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        ProstEncoder::new(BufferSettings::new(SMALL_BUFFERS, 32 * 1024))
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        ProstDecoder::new(BufferSettings::new(SMALL_BUFFERS, 32 * 1024))
+    }
+}
+
 /// The protocol version this build speaks (`Hello.protocol_version`).
 pub const PROTOCOL_VERSION: u32 = 1;
 

@@ -19,8 +19,28 @@ pub const OFFLINE_AFTER_SECS: i64 = 3 * HEARTBEAT_INTERVAL_SECS as i64;
 /// gone, and memory must stay bounded).
 const MAX_PENDING: usize = 200_000;
 
+/// What the hub puts on an agent's control stream: a message, or the end of the stream
+/// with a status. (Small on purpose: every live agent's queue holds a block of these.)
+#[derive(Debug)]
+pub enum Control {
+    /// A message to the agent.
+    Message(ServerMessage),
+    /// Close the stream with this code and reason.
+    Close(tonic::Code, &'static str),
+}
+
+impl Control {
+    /// As the gRPC stream item.
+    pub fn into_item(self) -> Result<ServerMessage, Status> {
+        match self {
+            Control::Message(m) => Ok(m),
+            Control::Close(code, reason) => Err(Status::new(code, reason)),
+        }
+    }
+}
+
 /// The sending half of an agent's control stream.
-pub type ControlTx = mpsc::Sender<Result<ServerMessage, Status>>;
+pub type ControlTx = mpsc::Sender<Control>;
 
 struct Live {
     conn: u64,
@@ -81,9 +101,10 @@ impl Hub {
         };
         let old = lock(&self.live).insert(agent.clone(), live);
         if let Some(old) = old {
-            let _ = old
-                .tx
-                .try_send(Err(Status::aborted("replaced by a newer connection")));
+            let _ = old.tx.try_send(Control::Close(
+                tonic::Code::Aborted,
+                "replaced by a newer connection",
+            ));
         }
         conn
     }
@@ -128,10 +149,10 @@ impl Hub {
         true
     }
 
-    /// Closes `agent`'s control stream with `status`.
-    pub fn kick(&self, agent: &AgentId, status: Status) {
+    /// Closes `agent`'s control stream with `code` and `reason`.
+    pub fn kick(&self, agent: &AgentId, code: tonic::Code, reason: &'static str) {
         if let Some(l) = lock(&self.live).remove(agent) {
-            let _ = l.tx.try_send(Err(status));
+            let _ = l.tx.try_send(Control::Close(code, reason));
         }
     }
 
@@ -170,13 +191,13 @@ impl Hub {
         let mut rx = self.fleet.subscribe_revocations();
         loop {
             match rx.recv().await {
-                Ok(agent) => self.kick(&agent, Status::permission_denied("agent deactivated")),
+                Ok(agent) => self.kick(&agent, tonic::Code::PermissionDenied, "agent deactivated"),
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                     // Missed some: re-check every live agent against the fleet.
                     let ids: Vec<AgentId> = lock(&self.live).keys().cloned().collect();
                     for id in ids {
                         if !self.fleet.is_active(&id) {
-                            self.kick(&id, Status::permission_denied("agent deactivated"));
+                            self.kick(&id, tonic::Code::PermissionDenied, "agent deactivated");
                         }
                     }
                 }

@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::hub::Hub;
+use super::hub::{Control, Hub};
 use crate::audit::AuditContext;
 use crate::clock::SharedClock;
 use crate::fleet::{Fleet, HandshakeRefusal, Sample, HEARTBEAT_INTERVAL_SECS};
@@ -19,6 +19,7 @@ use crate::proto::agent::{
     agent_message, rendezvous_server, server_message, AgentMessage, Metrics, ServerMessage,
     UpdateRequired, Welcome, PROTOCOL_VERSION,
 };
+use tokio_stream::StreamExt;
 
 /// How long an agent has to send its hello after the TLS handshake.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -67,12 +68,19 @@ impl From<Metrics> for Sample {
     }
 }
 
-type Outbound = ReceiverStream<Result<ServerMessage, Status>>;
+type Outbound = tokio_stream::adapters::Map<
+    ReceiverStream<Control>,
+    fn(Control) -> Result<ServerMessage, Status>,
+>;
+
+fn outbound(rx: mpsc::Receiver<Control>) -> Outbound {
+    ReceiverStream::new(rx).map(Control::into_item as fn(Control) -> Result<ServerMessage, Status>)
+}
 
 fn one_message(msg: server_message::Kind) -> Outbound {
     let (tx, rx) = mpsc::channel(1);
-    let _ = tx.try_send(Ok(ServerMessage { kind: Some(msg) }));
-    ReceiverStream::new(rx)
+    let _ = tx.try_send(Control::Message(ServerMessage { kind: Some(msg) }));
+    outbound(rx)
 }
 
 #[tonic::async_trait]
@@ -143,7 +151,7 @@ impl rendezvous_server::Rendezvous for Rendezvous {
             protocol_version: PROTOCOL_VERSION,
             heartbeat_interval_s: HEARTBEAT_INTERVAL_SECS,
         });
-        let _ = tx.try_send(Ok(ServerMessage {
+        let _ = tx.try_send(Control::Message(ServerMessage {
             kind: Some(welcome),
         }));
         let conn = self.hub.register(&accepted.agent, tx);
@@ -154,7 +162,7 @@ impl rendezvous_server::Rendezvous for Rendezvous {
             conn,
             inbound,
         ));
-        Ok(Response::new(ReceiverStream::new(rx)))
+        Ok(Response::new(outbound(rx)))
     }
 }
 
