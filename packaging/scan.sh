@@ -13,6 +13,7 @@ set -euo pipefail
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
 BIN=${1:-$SCRIPT_DIR/../target/x86_64-unknown-linux-gnu/release/tundra}
 PANEL_PORT=${SCAN_PANEL_PORT:-18443}
+AGENT_PORT=${SCAN_AGENT_PORT:-17447}
 REDIRECT_PORT=${SCAN_REDIRECT_PORT:-18080}
 
 die() { printf 'scan.sh: %s\n' "$*" >&2; exit 1; }
@@ -39,7 +40,7 @@ cat >"$WORK/tundra.toml" <<TOML
 data_dir = "$WORK/data"
 panel_addr = "127.0.0.1:$PANEL_PORT"
 redirect_addr = "127.0.0.1:$REDIRECT_PORT"
-agent_addr = "127.0.0.1:0"
+agent_addr = "127.0.0.1:$AGENT_PORT"
 TOML
 
 TUNDRA_LOG=warn "$BIN" --config "$WORK/tundra.toml" serve >"$WORK/serve.log" 2>&1 &
@@ -120,6 +121,7 @@ echo "==> tundra acceptance run"
     --url "https://localhost:$PANEL_PORT" --http-url "http://127.0.0.1:$REDIRECT_PORT" \
     --ca "$WORK/data/panel-cert.pem" --unit "$SCRIPT_DIR/../systemd/tundra.service" \
     --section transport --section headers --section identity --section storage --section host \
+    --section network --pid "$PID" \
     || failed=1
 
 if [ "$failed" -ne 0 ]; then

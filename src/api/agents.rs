@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::errors::fleet_blocking;
 use super::json::ApiJson;
 use super::ApiState;
-use crate::config::parse_version;
+use crate::fleet::needs_update;
 use crate::fleet::{AgentRow, AgentStatus, MetricsRange, Point, Sample};
 use crate::identity::Principal;
 use crate::rendezvous::Hub;
@@ -55,11 +55,6 @@ pub struct AgentView {
     needs_update: bool,
     /// The last reported health, while connected.
     latest: Option<Sample>,
-}
-
-/// Whether `version` is below `min` (unparseable versions count as outdated).
-pub fn needs_update(version: &str, min: (u64, u64, u64)) -> bool {
-    parse_version(version).is_none_or(|v| v < min)
 }
 
 impl AgentView {
@@ -230,17 +225,4 @@ pub async fn delete(
     let ctx = principal.request_context(request_id, peer);
     fleet_blocking(&api, move |f| f.delete(&principal, &ctx, &id)).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn versions_below_the_minimum_need_an_update() {
-        assert!(needs_update("0.9.9", (1, 0, 0)));
-        assert!(!needs_update("1.0.0", (1, 0, 0)));
-        assert!(!needs_update("1.2.0-rc1", (1, 0, 0)));
-        assert!(needs_update("garbage", (0, 0, 1)));
-    }
 }

@@ -18,22 +18,6 @@ use crate::fleet::{NewRegToken, RegTokenRow};
 use crate::identity::Principal;
 use crate::web::{Authed, HttpError, RequestId};
 
-/// Where `install.sh --agent` puts the binary and the agent's state.
-const AGENT_BIN: &str = "/usr/local/bin/tundra";
-const AGENT_STATE_DIR: &str = "/var/lib/tundra-agent";
-
-/// The one-line command that enrolls an agent with `token`, run on the agent's host after
-/// `install.sh --agent` (as the agent's service user, so its keys are created 0600 for it).
-///
-/// The panel's enroll page builds the same line (`panel::enroll::enroll_command`); the
-/// fleet tests hold both to this exact form.
-pub fn enroll_command(server: &str, token: &str, ca_sha256: &str) -> String {
-    format!(
-        "sudo -u tundra-agent {AGENT_BIN} agent enroll --state-dir {AGENT_STATE_DIR} \
-         --server {server} --token {token} --ca-sha256 {ca_sha256}"
-    )
-}
-
 /// `POST /api/v1/registration-tokens` body.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -133,11 +117,7 @@ pub async fn create(
         f.create_registration_token(&principal, &ctx, req)
     })
     .await?;
-    let enroll_command = enroll_command(
-        &api.enroll_server,
-        value.expose(),
-        api.fleet.ca_fingerprint(),
-    );
+    let enroll_command = api.fleet.enroll_command(&api.enroll_server, value.expose());
     let body = RegTokenCreated {
         id: row.id,
         token: value.expose().clone(),

@@ -115,6 +115,37 @@ pub fn export_page(tx: &ReadTx, after: u64, limit: usize) -> Result<Vec<String>,
         .collect()
 }
 
+/// The newest (at most `want`) records of `team` among the last `scan` records, newest first:
+/// a bounded look for dashboards, not an export.
+pub fn recent_for_team(
+    tx: &ReadTx,
+    team: &crate::model::TeamId,
+    scan: usize,
+    want: usize,
+) -> Result<Vec<Record>, AuditError> {
+    let Some((last, _)) = tx.audit_last()? else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for (seq, bytes) in tx
+        .audit_after(last.saturating_sub(scan as u64), scan)?
+        .into_iter()
+        .rev()
+    {
+        let record: Record = serde_json::from_slice(&bytes).map_err(|e| AuditError::Corrupt {
+            seq,
+            detail: e.to_string(),
+        })?;
+        if record.team.as_ref() == Some(team) {
+            out.push(record);
+            if out.len() == want {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
 fn stored_hash(seq: u64, bytes: &[u8]) -> Result<[u8; 32], AuditError> {
     let record: Record = serde_json::from_slice(bytes).map_err(|e| AuditError::Corrupt {
         seq,

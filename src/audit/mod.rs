@@ -20,6 +20,6 @@ mod verify;
 pub use event::{AuditContext, AuditEvent};
 pub use head::SignedHead;
 pub use keys::{load_signing_key, store_signing_key};
-pub use log::{export_page, AuditError, AuditLog};
+pub use log::{export_page, recent_for_team, AuditError, AuditLog};
 pub use record::{Record, GENESIS_HASH};
 pub use verify::{verify_jsonl, Problem, VerifyFailure, VerifyReport};

@@ -241,6 +241,20 @@ impl Fleet {
         Ok(())
     }
 
+    /// The team's newest audit events (at most `want`, among the last 2,000 records), for
+    /// the dashboard.
+    pub fn recent_events(
+        &self,
+        p: &Principal,
+        want: usize,
+    ) -> Result<Vec<crate::audit::Record>, FleetError> {
+        self.check(p, Action::View)?;
+        let records = self
+            .store
+            .read(|tx| crate::audit::recent_for_team(tx, p.team(), 2000, want))?;
+        Ok(records)
+    }
+
     /// Records when a connected agent went away.
     pub fn mark_disconnected(&self, agent: &AgentId, at_unix: i64) -> Result<(), FleetError> {
         self.store.write(|tx| {

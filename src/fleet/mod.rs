@@ -20,4 +20,4 @@ pub use error::{EnrollRefusal, FleetError};
 pub use handshake::{HandshakeRefusal, HelloAccepted};
 pub use metrics::{MetricsRange, Point, Sample, COARSE_STEP_SECS, RAW_RETENTION_SECS};
 pub use regtokens::{NewRegToken, RegTokenRow, DEFAULT_REG_TOKEN_TTL_SECS, MAX_REG_TOKEN_USES};
-pub use service::{Fleet, FleetSettings, HEARTBEAT_INTERVAL_SECS};
+pub use service::{needs_update, Fleet, FleetSettings, HEARTBEAT_INTERVAL_SECS};

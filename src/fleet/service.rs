@@ -17,6 +17,15 @@ use crate::crypto::{MasterKey, PublicKey};
 use crate::model::AgentId;
 use crate::store::{Store, Table};
 
+/// Where `install.sh --agent` puts the binary and the agent's state.
+const AGENT_BIN: &str = "/usr/local/bin/tundra";
+const AGENT_STATE_DIR: &str = "/var/lib/tundra-agent";
+
+/// Whether an agent reporting `version` is below `min` (unparseable versions are).
+pub fn needs_update(version: &str, min: (u64, u64, u64)) -> bool {
+    crate::config::parse_version(version).is_none_or(|v| v < min)
+}
+
 /// Seconds between agent heartbeats.
 pub const HEARTBEAT_INTERVAL_SECS: u32 = 10;
 /// How long an agent client certificate is valid.
@@ -134,6 +143,21 @@ impl Fleet {
         self.settings.min_agent_version
     }
 
+    /// The one-line command that enrolls a host installed by `install.sh --agent` with
+    /// `token` against the panel at `server` (the API and the panel both show it).
+    pub fn enroll_command(&self, server: &str, token: &str) -> String {
+        format!(
+            "sudo -u tundra-agent {AGENT_BIN} agent enroll --state-dir {AGENT_STATE_DIR} \
+             --server {server} --token {token} --ca-sha256 {}",
+            self.ca_fingerprint
+        )
+    }
+
+    /// Whether an agent reporting `version` must update to connect.
+    pub fn needs_update(&self, version: &str) -> bool {
+        needs_update(version, self.settings.min_agent_version)
+    }
+
     /// A fresh server certificate for the agent port (and the panel's enrollment ALPN),
     /// issued by the agent CA for `names`.
     pub fn server_certificate(&self, names: &[String]) -> Result<CertAndKey, FleetError> {
@@ -196,4 +220,17 @@ pub(super) fn active_entry(a: &AgentRow) -> Option<ActiveAgent> {
 pub(super) fn pem_der(pem: &str) -> Option<Vec<u8>> {
     let (_, p) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).ok()?;
     Some(p.contents)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::needs_update;
+
+    #[test]
+    fn versions_below_the_minimum_need_an_update() {
+        assert!(needs_update("0.9.9", (1, 0, 0)));
+        assert!(!needs_update("1.0.0", (1, 0, 0)));
+        assert!(!needs_update("1.2.0-rc1", (1, 0, 0)));
+        assert!(needs_update("garbage", (0, 0, 1)));
+    }
 }

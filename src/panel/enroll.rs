@@ -18,10 +18,6 @@ use crate::identity::Principal;
 use crate::policy::{allows, Action};
 use crate::web::{Authed, CsrfToken, HttpError, RequestId};
 
-/// Where `install.sh --agent` puts the binary and the agent's state.
-const AGENT_BIN: &str = "/usr/local/bin/tundra";
-const AGENT_STATE_DIR: &str = "/var/lib/tundra-agent";
-
 /// The lifetimes the form offers: (seconds, label).
 const TTLS: [(i64, &str); 4] = [
     (900, "15 minutes"),
@@ -29,15 +25,6 @@ const TTLS: [(i64, &str); 4] = [
     (86_400, "1 day"),
     (7 * 86_400, "7 days"),
 ];
-
-/// The one-line command that enrolls an agent with `token` (the API's `enroll_command`
-/// builds the same line; the fleet tests hold both to it).
-pub fn enroll_command(server: &str, token: &str, ca_sha256: &str) -> String {
-    format!(
-        "sudo -u tundra-agent {AGENT_BIN} agent enroll --state-dir {AGENT_STATE_DIR} \
-         --server {server} --token {token} --ca-sha256 {ca_sha256}"
-    )
-}
 
 /// The new-token form, also what is shown again next to an error.
 #[derive(Deserialize, Serialize)]
@@ -172,11 +159,9 @@ pub async fn create(
             return render(&panel, p, &csrf, "", &m, &form, status).await;
         }
     };
-    let enroll = enroll_command(
-        &panel.enroll_server,
-        value.expose(),
-        panel.fleet.ca_fingerprint(),
-    );
+    let enroll = panel
+        .fleet
+        .enroll_command(&panel.enroll_server, value.expose());
     let command = format!(
         "sudo ./install.sh --agent && {enroll} && sudo systemctl enable --now tundra-agent"
     );

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use super::chart::human_bytes;
 use super::Panel;
-use crate::config::parse_version;
+use crate::fleet::needs_update;
 use crate::fleet::{AgentRow, AgentStatus, Fleet, FleetError, Sample};
 use crate::identity::IdentityError;
 use crate::rendezvous::LiveStatus;
@@ -31,11 +31,6 @@ pub fn when(unix: i64) -> String {
     crate::clock::rfc3339(
         OffsetDateTime::from_unix_timestamp(unix).unwrap_or(OffsetDateTime::UNIX_EPOCH),
     )
-}
-
-/// Whether `version` is below `min` (unparseable versions count as outdated).
-pub fn needs_update(version: &str, min: (u64, u64, u64)) -> bool {
-    parse_version(version).is_none_or(|v| v < min)
 }
 
 /// `online`, `offline` or `deactivated`.

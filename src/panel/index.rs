@@ -7,8 +7,9 @@ use axum::extract::State;
 use axum::response::Html;
 use axum::Extension;
 
-use super::fleet_view::{blocking, message, needs_update, state};
+use super::fleet_view::{blocking, message, state};
 use super::Panel;
+use crate::fleet::needs_update;
 use crate::identity::Principal;
 use crate::policy::{allows, Action};
 use crate::web::{Authed, CsrfToken, HttpError};
@@ -36,8 +37,21 @@ async fn fleet_counts(
             outdated += 1;
         }
     }
+    let pp = p.clone();
+    let events = match blocking(panel, move |f| f.recent_events(&pp, 10)).await? {
+        Ok(records) => records
+            .into_iter()
+            .map(|r| {
+                minijinja::context! {
+                    seq => r.seq, ts => r.ts, actor => r.actor.to_string(),
+                    action => r.action, target => r.target.unwrap_or_default(),
+                }
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
     let counts = minijinja::context! {
-        total => rows.len(), online, offline, deactivated, outdated,
+        total => rows.len(), online, offline, deactivated, outdated, events,
         can_enroll => allows(p.role(), Action::ManageFleet),
     };
     Ok((Some(counts), String::new()))

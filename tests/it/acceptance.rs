@@ -59,6 +59,33 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// The network section against the in-process appliance: its agent port refuses a TLS client
+/// without a certificate and the trusted sources are narrow. (Which ports the *process*
+/// listens on is checked against the real binary in CI, `packaging/scan.sh`: this test
+/// process hosts many appliances at once.)
+#[tokio::test]
+async fn the_appliance_agent_port_passes_the_network_checks() {
+    let a = Appliance::start().await;
+    let config = write_config(a.tmp.path(), &a.config);
+    let out = a
+        .cli(&[
+            "--config",
+            s(&config),
+            "acceptance",
+            "run",
+            "--url",
+            &a.url(""),
+            "--json",
+            "--section",
+            "network",
+        ])
+        .await;
+    let r = results(&out);
+    expect(&r, "network.agent_client_cert", "PASS", &[]);
+    expect(&r, "network.trusted_agent_cidrs", "PASS", &["127.0.0.0/8"]);
+    expect(&r, "network.no_datastore_ports", "PASS", &[]);
+}
+
 #[tokio::test]
 async fn the_appliance_passes_every_section_but_network() {
     let a = Appliance::start().await;

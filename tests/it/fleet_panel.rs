@@ -86,6 +86,9 @@ async fn the_dashboard_and_agents_list_show_the_fleet_and_search_it_on_the_serve
         let shown = format!("<span class=\"stat-value\">{n}</span> {what}");
         assert!(home.contains(&shown), "{shown} in {home}");
     }
+    // The team's recent events: the two enrollments are among them.
+    assert!(home.contains("Recent events"), "{home}");
+    assert_eq!(home.matches("<td>agent.enrolled</td>").count(), 2, "{home}");
 
     let list = page(&vera, "/agents").await;
     assert!(list.contains("<script src=\"/assets/agents.js\" defer></script>"));
