@@ -67,6 +67,13 @@ pub enum Command {
     Acceptance(acceptance::Command),
 }
 
+impl Cli {
+    /// Whether this runs the agent daemon (which needs only a single-threaded runtime).
+    pub fn is_agent(&self) -> bool {
+        matches!(self.command, Command::Agent(_))
+    }
+}
+
 /// Runs the parsed command line; the exit code is the command's verdict.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
