@@ -14,7 +14,9 @@ use tokio::sync::{watch, Mutex, Notify};
 
 use super::core::Core;
 use crate::acceptance::{self, Local, Options, Remote, Url};
-use crate::model::acceptance::AcceptanceReport;
+use crate::audit::{AuditContext, AuditEvent};
+use crate::model::acceptance::{AcceptanceReport, CheckStatus};
+use crate::model::Actor;
 use crate::store::{StoreError, Table};
 
 /// Runs kept in the store; older ones are deleted.
@@ -100,17 +102,33 @@ impl SelfCheck {
 
     /// Runs every section now, stores the report (keeping the newest [`MAX_RUNS`]) and
     /// returns it.
-    pub async fn run_now(&self) -> Result<AcceptanceReport, String> {
+    pub async fn run_now(&self, ctx: AuditContext) -> Result<AcceptanceReport, String> {
         let _one = self.one_at_a_time.lock().await;
         let report = acceptance::run(&self.options())
             .await
             .map_err(|e| e.to_string())?;
-        let store = Arc::clone(&self.core.store);
+        let core = Arc::clone(&self.core);
         let row = report.clone();
-        tokio::task::spawn_blocking(move || store.write(|tx| keep(tx, &row)))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e: StoreError| e.to_string())?;
+        let event = AuditEvent::SecurityChecksRan {
+            target: row.target.clone(),
+            passed: row.count(CheckStatus::Pass),
+            failed: row
+                .results
+                .iter()
+                .filter(|r| r.status == CheckStatus::Fail)
+                .map(|r| r.id.clone())
+                .collect(),
+        };
+        tokio::task::spawn_blocking(move || {
+            core.store.write(|tx| {
+                keep(tx, &row)?;
+                core.audit.append(tx, &ctx, &event)?;
+                Ok::<_, crate::audit::AuditError>(())
+            })
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
         self.runs.send_modify(|n| *n += 1);
         Ok(report)
     }
@@ -153,7 +171,7 @@ pub async fn schedule(check: Arc<SelfCheck>, interval_secs: u64, mut stop: watch
     let mut due = clock.now();
     loop {
         if clock.now() >= due {
-            if let Err(e) = check.run_now().await {
+            if let Err(e) = check.run_now(AuditContext::actor(Actor::System)).await {
                 tracing::warn!(error = %e, "the security self-check could not run");
             }
             due = clock.now() + interval;
@@ -181,8 +199,8 @@ impl crate::panel::SecurityChecks for SelfCheck {
         })
     }
 
-    fn run_now(&self) -> crate::web::BoxFuture<'_, Result<(), String>> {
-        Box::pin(async move { SelfCheck::run_now(self).await.map(|_| ()) })
+    fn run_now(&self, ctx: AuditContext) -> crate::web::BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move { SelfCheck::run_now(self, ctx).await.map(|_| ()) })
     }
 }
 

@@ -221,6 +221,16 @@ pub enum AuditEvent {
         /// `expired`, `creator_disabled`, `creator_missing` or `creator_not_member`.
         reason: String,
     },
+    /// The security self-check ran (on its schedule or from the Security page).
+    #[serde(rename = "security_checks.ran")]
+    SecurityChecksRan {
+        /// The URL checked.
+        target: String,
+        /// How many checks passed.
+        passed: usize,
+        /// The ids of the checks that failed.
+        failed: Vec<String>,
+    },
     /// A registration token was created (its value is never logged).
     #[serde(rename = "registration_token.created")]
     RegistrationTokenCreated {
@@ -326,6 +336,7 @@ impl AuditEvent {
                 Some(t) => format!("api_token:{t}"),
                 None => "api_token".into(),
             }),
+            AuditEvent::SecurityChecksRan { .. } => Some("appliance".into()),
             AuditEvent::RegistrationTokenCreated { token, .. }
             | AuditEvent::RegistrationTokenRevoked { token } => {
                 Some(format!("registration_token:{token}"))

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::agents::{render_detail, Extras};
 use super::fleet_view::{blocking, message, split_list};
 use super::Panel;
-use crate::fleet::MetricsRange;
+use crate::fleet::{FleetError, MetricsRange};
 use crate::identity::Principal;
 use crate::model::AgentId;
 use crate::web::{Authed, CsrfToken, HttpError, RequestId};
@@ -33,6 +33,25 @@ fn back_to(id: &str, done: &str) -> Response {
     }
 }
 
+/// The agent's page again, saying why the action was refused (and keeping typed tags).
+async fn refused(
+    panel: &Arc<Panel>,
+    p: Principal,
+    id: &str,
+    at: (String, SocketAddr),
+    csrf: &str,
+    e: FleetError,
+    tags: Option<&str>,
+) -> Result<Response, HttpError> {
+    let (status, m) = message(e)?;
+    let extras = Extras {
+        error: &m,
+        tags,
+        ..Extras::default()
+    };
+    render_detail(panel, p, id, at, csrf, MetricsRange::Hour, extras, status).await
+}
+
 /// `POST /agents/{id}/tags`.
 pub async fn tags(
     State(panel): State<Arc<Panel>>,
@@ -48,22 +67,14 @@ pub async fn tags(
     match blocking(&panel, move |f| f.set_tags(&pp, &ctx, &agent, tags)).await? {
         Ok(_) => Ok(back_to(&id, "tags")),
         Err(e) => {
-            let (status, m) = message(e)?;
-            let extras = Extras {
-                error: &m,
-                tags: Some(&form.tags),
-                ..Extras::default()
-            };
-            let at = (request_id, peer);
-            render_detail(
+            refused(
                 &panel,
                 p,
                 &id,
-                at,
+                (request_id, peer),
                 &csrf,
-                MetricsRange::Hour,
-                extras,
-                status,
+                e,
+                Some(&form.tags),
             )
             .await
         }
@@ -83,25 +94,7 @@ pub async fn deactivate(
     let (pp, agent) = (p.clone(), id.clone());
     match blocking(&panel, move |f| f.deactivate(&pp, &ctx, &agent)).await? {
         Ok(_) => Ok(back_to(&id, "deactivated")),
-        Err(e) => {
-            let (status, m) = message(e)?;
-            let extras = Extras {
-                error: &m,
-                ..Extras::default()
-            };
-            let at = (request_id, peer);
-            render_detail(
-                &panel,
-                p,
-                &id,
-                at,
-                &csrf,
-                MetricsRange::Hour,
-                extras,
-                status,
-            )
-            .await
-        }
+        Err(e) => refused(&panel, p, &id, (request_id, peer), &csrf, e, None).await,
     }
 }
 
@@ -118,24 +111,6 @@ pub async fn delete(
     let (pp, agent) = (p.clone(), id.clone());
     match blocking(&panel, move |f| f.delete(&pp, &ctx, &agent)).await? {
         Ok(()) => Ok(Redirect::to("/agents?done=deleted").into_response()),
-        Err(e) => {
-            let (status, m) = message(e)?;
-            let extras = Extras {
-                error: &m,
-                ..Extras::default()
-            };
-            let at = (request_id, peer);
-            render_detail(
-                &panel,
-                p,
-                &id,
-                at,
-                &csrf,
-                MetricsRange::Hour,
-                extras,
-                status,
-            )
-            .await
-        }
+        Err(e) => refused(&panel, p, &id, (request_id, peer), &csrf, e, None).await,
     }
 }

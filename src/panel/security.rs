@@ -23,8 +23,8 @@ use crate::web::{Authed, BoxFuture, CsrfToken, HttpError};
 pub trait SecurityChecks: Send + Sync {
     /// Stored runs, newest first.
     fn history(&self) -> BoxFuture<'_, Result<Vec<AcceptanceReport>, String>>;
-    /// Runs the checks now and stores the result.
-    fn run_now(&self) -> BoxFuture<'_, Result<(), String>>;
+    /// Runs the checks now and stores the result, audited with `ctx`.
+    fn run_now(&self, ctx: crate::audit::AuditContext) -> BoxFuture<'_, Result<(), String>>;
 }
 
 /// `?done=` codes (fixed messages; nothing from the URL is echoed).
@@ -111,6 +111,8 @@ pub async fn show(
 pub async fn run(
     State(panel): State<Arc<Panel>>,
     Authed(p): Authed<Principal>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    axum::Extension(crate::web::RequestId(request_id)): axum::Extension<crate::web::RequestId>,
 ) -> Result<Response, HttpError> {
     authorize(&p)?;
     if p.needs_two_factor() {
@@ -122,7 +124,7 @@ pub async fn run(
     }
     panel
         .security
-        .run_now()
+        .run_now(p.request_context(request_id, peer))
         .await
         .map_err(HttpError::internal)?;
     Ok(Redirect::to("/security?done=ran").into_response())

@@ -661,6 +661,14 @@ async fn admins_see_the_hourly_self_check_on_the_security_page() {
     let html = admin.get("/security?done=ran").await.text().await.unwrap();
     assert!(html.contains("The checks ran"));
     assert_eq!(html.matches("<li><time").count(), 3);
+    // Each run is audited: two by the schedule (system), one by the admin's button.
+    let runs: Vec<String> = a
+        .audit_records()
+        .into_iter()
+        .filter(|r| r["action"] == "security_checks.ran")
+        .map(|r| r["actor"]["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(runs, ["system", "system", "user"]);
     let no_csrf = admin
         .client
         .post(a.url("/security/run"))
