@@ -484,3 +484,100 @@ async fn agents_reconnect_after_the_appliance_restarts() {
     wait_online(&a, &ag.id, true).await;
     ag.stop().await;
 }
+
+#[tokio::test]
+async fn break_glass_cli_issues_tokens_and_deactivates_agents_through_the_socket() {
+    let a = Appliance::start().await;
+    let _ = reg_token(&a, "ops", 1); // creates the team
+    let out = a
+        .cli(&[
+            "fleet",
+            "token-add",
+            "--team",
+            "ops",
+            "--uses",
+            "2",
+            "--tags",
+            "db",
+        ])
+        .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let token = text.lines().next().unwrap().trim().to_string();
+    assert!(token.starts_with("tnd_reg_"), "{text}");
+    let fp = a.core().fleet.ca_fingerprint().to_string();
+    assert!(
+        text.contains(&format!("--token {token} --ca-sha256 {fp}")),
+        "{text}"
+    );
+
+    // The token enrolls, with its tags.
+    let dir = tempfile::tempdir().unwrap();
+    let state = StateDir::new(dir.path());
+    let id = agent::enroll(&state, &options(&a, &token)).await.unwrap();
+    let row: tundra::fleet::AgentRow = a
+        .core()
+        .store
+        .read(|tx| tx.row(Table::Agents, &id))
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.tags, ["db", "web"]);
+
+    let out = a.cli(&["fleet", "deactivate", &id]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!a.core().fleet.is_active(&AgentId(id.clone())));
+    let out = a.cli(&["fleet", "deactivate", "agt_nope"]).await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no agent"));
+    let deactivations = actions(&a)
+        .into_iter()
+        .filter(|(act, _)| act == "agent.deactivated")
+        .count();
+    assert_eq!(deactivations, 1);
+}
+
+/// Whether the agent port closes a fresh TCP connection before any TLS byte (an accepted one
+/// waits for the ClientHello instead).
+async fn closed_before_tls(addr: std::net::SocketAddr) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut buf = [0u8; 1];
+    matches!(
+        tokio::time::timeout(Duration::from_millis(500), s.read(&mut buf)).await,
+        Ok(Ok(0)) | Ok(Err(_))
+    )
+}
+
+#[tokio::test]
+async fn the_agent_port_closes_untrusted_sources_and_handshake_floods_before_tls() {
+    let outside = Appliance::start_with(|c| {
+        c.trusted_agent_cidrs = vec!["10.0.0.0/8".parse().unwrap()];
+    })
+    .await;
+    assert!(
+        closed_before_tls(outside.agent).await,
+        "127.0.0.1 is not trusted"
+    );
+
+    let a = Appliance::start_with(|c| c.agent_handshakes_per_ip_per_min = 2).await;
+    assert!(
+        !closed_before_tls(a.agent).await,
+        "first handshake is let through"
+    );
+    assert!(
+        !closed_before_tls(a.agent).await,
+        "second handshake is let through"
+    );
+    assert!(
+        closed_before_tls(a.agent).await,
+        "the third within a minute is closed"
+    );
+}
