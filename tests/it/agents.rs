@@ -581,3 +581,55 @@ async fn the_agent_port_closes_untrusted_sources_and_handshake_floods_before_tls
         "the third within a minute is closed"
     );
 }
+
+#[tokio::test]
+async fn health_history_keeps_a_day_at_full_resolution_and_averages_what_is_older() {
+    use tundra::fleet::{Sample, COARSE_STEP_SECS, RAW_RETENTION_SECS};
+    let a = Appliance::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = StateDir::new(dir.path());
+    let id = agent::enroll(&state, &options(&a, &reg_token(&a, "ops", 1)))
+        .await
+        .unwrap();
+    let agent = AgentId(id.clone());
+    let now = a.clock.now().unix_timestamp() as u64;
+    let old = now - 2 * RAW_RETENTION_SECS;
+    let old = old - old % COARSE_STEP_SECS; // the start of a five-minute bucket
+    let s = |cpu| Sample {
+        cpu_percent: cpu,
+        ..Sample::default()
+    };
+    let fleet = &a.core().fleet;
+    fleet
+        .record_samples(&[
+            (agent.clone(), old, s(10.0)),
+            (agent.clone(), old + 10, s(30.0)),
+            (agent.clone(), now - 60, s(50.0)),
+        ])
+        .unwrap();
+    assert_eq!(
+        fleet.compact_metrics().unwrap(),
+        2,
+        "two samples older than a day"
+    );
+    let read = |r| {
+        a.core()
+            .store
+            .read(|tx| tx.samples(r, &id, 0, u64::MAX))
+            .unwrap()
+    };
+    let raw = read(Resolution::Raw);
+    assert_eq!(raw.len(), 1, "the last day stays at full resolution");
+    let coarse = read(Resolution::Coarse);
+    assert_eq!(
+        coarse.len(),
+        1,
+        "the older two became one five-minute average"
+    );
+    let avg = Sample::decode(&coarse[0].1).unwrap();
+    assert_eq!((coarse[0].0, avg.cpu_percent), (old, 20.0));
+    // Nothing older than 30 days survives.
+    a.clock.advance(time::Duration::days(31));
+    fleet.compact_metrics().unwrap();
+    assert!(read(Resolution::Coarse).is_empty() && read(Resolution::Raw).is_empty());
+}
