@@ -16,6 +16,7 @@ pub mod checks;
 mod headers;
 mod host;
 mod identity;
+mod legacy_tls;
 pub mod net;
 mod network;
 mod render;

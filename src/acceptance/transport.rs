@@ -4,7 +4,8 @@ use rustls::pki_types::CertificateDer;
 use time::OffsetDateTime;
 
 use super::checks::Outcome;
-use super::net::{self, Handshake, Legacy, Reply, Request, Url};
+use super::legacy_tls::{legacy_hello, Legacy};
+use super::net::{self, Handshake, Reply, Request, Url};
 use super::{no_url, Remote};
 
 /// Days of certificate validity left below which the expiry check fails.
@@ -56,8 +57,8 @@ pub async fn gather(remote: Option<&Remote>, now: OffsetDateTime) -> Facts {
         net::http(&r.http_url, Request::get("/api/v1/me")),
         net::handshake(&r.url, &only13),
         net::handshake(&r.url, &only12),
-        net::legacy_hello(&r.url, 2),
-        net::legacy_hello(&r.url, 1),
+        legacy_hello(&r.url, 2),
+        legacy_hello(&r.url, 1),
     );
     let chain: Vec<CertificateDer<'static>> = match (&tls13, &tls12) {
         (Ok(h), _) | (Err(_), Ok(h)) => h.chain.clone(),
