@@ -136,9 +136,7 @@ pub async fn enroll(state: &StateDir, opts: &EnrollOptions) -> Result<String, Ag
     }
     let resp: EnrollResponse = serde_json::from_slice(&bytes)
         .map_err(|e| unreachable(format!("unexpected answer: {e}")))?;
-    let ca_der = crate::crypto::x509::summarize_pem(resp.ca_pem.as_bytes())
-        .ok()
-        .and_then(|_| pem_der(&resp.ca_pem));
+    let ca_der = crate::crypto::x509::first_cert_der(&resp.ca_pem);
     if ca_der.is_none_or(|der| digest::sha256(&der) != pin) {
         return Err(AgentError::PinMismatch(opts.ca_sha256.clone()));
     }
@@ -162,11 +160,6 @@ pub async fn enroll(state: &StateDir, opts: &EnrollOptions) -> Result<String, Ag
     }
     AgentConfig::load(&config)?;
     Ok(resp.agent_id)
-}
-
-fn pem_der(pem: &str) -> Option<Vec<u8>> {
-    let (_, p) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).ok()?;
-    Some(p.contents)
 }
 
 async fn post(

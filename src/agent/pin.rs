@@ -15,12 +15,16 @@ use crate::crypto::digest::sha256;
 #[derive(Debug)]
 pub struct PinnedCa {
     pin: [u8; 32],
+    provider: Arc<rustls::crypto::CryptoProvider>,
 }
 
 impl PinnedCa {
     /// Pins the CA whose DER has SHA-256 `pin`.
     pub fn new(pin: [u8; 32]) -> Arc<Self> {
-        Arc::new(Self { pin })
+        Arc::new(Self {
+            pin,
+            provider: crate::crypto::tls::provider(),
+        })
     }
 }
 
@@ -48,7 +52,7 @@ impl ServerCertVerifier for PinnedCa {
         roots.add(ca.clone().into_owned())?;
         let inner = WebPkiServerVerifier::builder_with_provider(
             Arc::new(roots),
-            crate::crypto::tls::provider(),
+            Arc::clone(&self.provider),
         )
         .build()
         .map_err(|e| rustls::Error::General(e.to_string()))?;
@@ -77,12 +81,12 @@ impl ServerCertVerifier for PinnedCa {
             message,
             cert,
             dss,
-            &crate::crypto::tls::provider().signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        crate::crypto::tls::provider()
+        self.provider
             .signature_verification_algorithms
             .supported_schemes()
     }

@@ -127,6 +127,12 @@ impl CertSummary {
     }
 }
 
+/// DER of the first certificate in `pem`.
+pub fn first_cert_der(pem: &str) -> Option<Vec<u8>> {
+    let (_, p) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).ok()?;
+    Some(p.contents)
+}
+
 /// SHA-256 fingerprint of a DER certificate as lowercase hex (what `--ca-sha256` takes).
 pub fn fingerprint(der: &[u8]) -> String {
     hex::encode(sha256(der))

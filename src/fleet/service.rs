@@ -12,7 +12,7 @@ use super::FleetError;
 use crate::audit::AuditLog;
 use crate::clock::SharedClock;
 use crate::crypto::issue::AgentCa;
-use crate::crypto::x509::{fingerprint, CertAndKey};
+use crate::crypto::x509::{fingerprint, first_cert_der, CertAndKey};
 use crate::crypto::{MasterKey, PublicKey};
 use crate::model::AgentId;
 use crate::store::{Store, Table};
@@ -102,7 +102,7 @@ impl Fleet {
             })?,
             None => store.write(|tx| ensure_grant_key(tx, master, key_version))?,
         };
-        let ca_der = pem_der(&ca.cert_pem).unwrap_or_default();
+        let ca_der = first_cert_der(&ca.cert_pem).unwrap_or_default();
         let agents = store.read(|tx| tx.rows::<AgentRow>(Table::Agents, ""))?;
         let active = agents
             .into_iter()
@@ -151,11 +151,6 @@ impl Fleet {
              --server {server} --token {token} --ca-sha256 {}",
             self.ca_fingerprint
         )
-    }
-
-    /// Whether an agent reporting `version` must update to connect.
-    pub fn needs_update(&self, version: &str) -> bool {
-        needs_update(version, self.settings.min_agent_version)
     }
 
     /// A fresh server certificate for the agent port (and the panel's enrollment ALPN),
@@ -214,12 +209,6 @@ pub(super) fn active_entry(a: &AgentRow) -> Option<ActiveAgent> {
         last_hello_ms: a.last_hello_ms,
         last_nonce: Vec::new(),
     })
-}
-
-/// DER of the first certificate in `pem`.
-pub(super) fn pem_der(pem: &str) -> Option<Vec<u8>> {
-    let (_, p) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).ok()?;
-    Some(p.contents)
 }
 
 #[cfg(test)]

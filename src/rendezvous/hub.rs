@@ -172,11 +172,6 @@ impl Hub {
             })
     }
 
-    /// How many agents are connected.
-    pub fn connected(&self) -> usize {
-        lock(&self.live).len()
-    }
-
     /// Writes the pending heartbeat samples to the store (one transaction).
     pub fn flush(&self) -> Result<usize, crate::fleet::FleetError> {
         let batch = std::mem::take(&mut *lock(&self.pending));
