@@ -75,13 +75,12 @@ impl Fleet {
     ) -> Result<Result<HelloAccepted, HandshakeRefusal>, FleetError> {
         let outcome = self.check_hello(cert_agent, hello);
         match &outcome {
-            Ok(accepted) => self.store.write(|tx| {
+            Ok(_) => self.store.write(|tx| {
                 if let Some(mut a) = tx.row::<AgentRow>(Table::Agents, cert_agent)? {
                     a.last_hello_ms = hello.timestamp_ms;
                     a.version = hello.agent_version.chars().take(32).collect();
                     tx.put_row(Table::Agents, cert_agent, &a)?;
                 }
-                let _ = accepted;
                 Ok::<_, FleetError>(())
             })?,
             Err(refusal) => self.refused(ctx, cert_agent, refusal)?,
