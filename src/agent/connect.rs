@@ -244,7 +244,7 @@ async fn session(
                     min_version: u.min_version,
                 });
             }
-            None => return Ok(Ended::Retry("unexpected first message".into())),
+            Some(_) | None => return Ok(Ended::Retry("unexpected first message".into())),
         },
         Ok(None) => return Ok(Ended::Retry("stream closed before welcome".into())),
         Err(status) => {

@@ -86,3 +86,34 @@ impl Hello {
         )
     }
 }
+
+/// Signature domain of a `CommandResult`.
+pub const COMMAND_RESULT_DOMAIN: &str = "tundra/agent/command-result/v1";
+
+/// Largest `CommandOutput.data` either side sends or accepts.
+pub const MAX_OUTPUT_CHUNK: usize = 32 * 1024;
+
+impl CommandResult {
+    /// The bytes this result's signature covers: the agent's id, the command's id, how it
+    /// ended, and the digests of the command text and of the output kept — so the
+    /// appliance can show that this agent ran exactly this command with exactly this
+    /// output.
+    pub fn payload(&self, agent_id: &str) -> Vec<u8> {
+        format!(
+            "{agent_id}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}",
+            self.command_id,
+            self.status,
+            self.exit_code,
+            self.signal,
+            self.started_ms,
+            self.finished_ms,
+            self.stdout_len,
+            self.stderr_len,
+            u8::from(self.truncated),
+            hex::encode(&self.command_sha256),
+            hex::encode(&self.stdout_sha256),
+            hex::encode(&self.stderr_sha256),
+        )
+        .into_bytes()
+    }
+}
