@@ -3,7 +3,7 @@
 use super::{Store, StoreError, WriteTx};
 
 /// The schema version this binary writes.
-pub const SCHEMA_VERSION: u64 = 3;
+pub const SCHEMA_VERSION: u64 = 4;
 
 /// One forward step: `run` moves a store from `to - 1` to `to`.
 pub struct Migration {
@@ -26,6 +26,11 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration {
         to: 3,
         what: "registration tokens, agents, agent metrics and the security self-check history",
+        run: |_| Ok(()),
+    },
+    Migration {
+        to: 4,
+        what: "commands with their sealed output, approvals, team policies and scripts",
         run: |_| Ok(()),
     },
 ];

@@ -6,6 +6,7 @@
 //! one [`Store::write`] closure, which commits only if the closure succeeds. Nothing outside
 //! this module names a redb type, so another backend can stand behind the same interface.
 
+mod blobs;
 mod error;
 mod metrics;
 mod migrate;

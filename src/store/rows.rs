@@ -47,6 +47,20 @@ pub enum Table {
     EnrollNonces,
     /// Zero-padded run number → one run of the appliance's security self-check (bounded).
     AcceptanceRuns,
+    /// Command id → command (its output is in the sealed blob table, not here).
+    Commands,
+    /// `team_id/newest-first key/command_id` → nothing: a team's command history.
+    TeamCommands,
+    /// `agent_id/request_id` → command id: the idempotency key of a command request.
+    CommandKeys,
+    /// `agent_id/created ms/command_id` → nothing: commands an agent still has to run.
+    AgentQueue,
+    /// `team_id/created ms/command_id` → nothing: commands waiting for an approval.
+    PendingApprovals,
+    /// Team id → the team's ACL and command policy.
+    TeamPolicies,
+    /// `team_id/name/version` → one version of an approved script.
+    Scripts,
 }
 
 impl Table {
@@ -70,6 +84,13 @@ impl Table {
         Table::TeamAgents,
         Table::EnrollNonces,
         Table::AcceptanceRuns,
+        Table::Commands,
+        Table::TeamCommands,
+        Table::CommandKeys,
+        Table::AgentQueue,
+        Table::PendingApprovals,
+        Table::TeamPolicies,
+        Table::Scripts,
     ];
 
     fn def(self) -> TableDefinition<'static, &'static str, &'static [u8]> {
@@ -92,6 +113,13 @@ impl Table {
             Table::TeamAgents => "team_agents",
             Table::EnrollNonces => "enroll_nonces",
             Table::AcceptanceRuns => "acceptance_runs",
+            Table::Commands => "commands",
+            Table::TeamCommands => "team_commands",
+            Table::CommandKeys => "command_keys",
+            Table::AgentQueue => "agent_command_queue",
+            Table::PendingApprovals => "pending_approvals",
+            Table::TeamPolicies => "team_policies",
+            Table::Scripts => "scripts",
         })
     }
 }
@@ -108,12 +136,31 @@ fn scan<T: DeserializeOwned, R: ReadableTable<&'static str, &'static [u8]>>(
     t: &R,
     prefix: &str,
 ) -> Result<Vec<(String, T)>, StoreError> {
+    page(table, t, prefix, None, usize::MAX)
+}
+
+/// Up to `limit` rows whose key starts with `prefix`, in key order, after key `after` (when
+/// given; it need not exist).
+fn page<T: DeserializeOwned, R: ReadableTable<&'static str, &'static [u8]>>(
+    table: Table,
+    t: &R,
+    prefix: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<(String, T)>, StoreError> {
     let mut out = Vec::new();
-    for row in t.range(prefix..)? {
+    let start = after.filter(|a| *a >= prefix).unwrap_or(prefix);
+    for row in t.range(start..)? {
+        if out.len() >= limit {
+            break;
+        }
         let (k, v) = row?;
         let key = k.value();
         if !key.starts_with(prefix) {
             break;
+        }
+        if after == Some(key) {
+            continue;
         }
         out.push((key.to_string(), decode(table, key, v.value())?));
     }
@@ -170,9 +217,31 @@ impl WriteTx {
     ) -> Result<Vec<(String, T)>, StoreError> {
         scan(table, &self.tx.open_table(table.def())?, prefix)
     }
+
+    /// Up to `limit` rows whose key starts with `prefix`, after key `after`, in key order.
+    pub fn rows_page<T: DeserializeOwned>(
+        &self,
+        table: Table,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, T)>, StoreError> {
+        page(table, &self.tx.open_table(table.def())?, prefix, after, limit)
+    }
 }
 
 impl ReadTx {
+    /// Up to `limit` rows whose key starts with `prefix`, after key `after`, in key order.
+    pub fn rows_page<T: DeserializeOwned>(
+        &self,
+        table: Table,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, T)>, StoreError> {
+        page(table, &self.tx.open_table(table.def())?, prefix, after, limit)
+    }
+
     /// One row.
     pub fn row<T: DeserializeOwned>(
         &self,

@@ -36,6 +36,7 @@ impl WriteTx {
         self.tx.open_table(SECRETS)?;
         self.tx.open_table(PUBLIC)?;
         self.create_metrics_tables()?;
+        self.create_blob_tables()?;
         self.create_row_tables()
     }
 

@@ -157,3 +157,44 @@ fn json_rows_round_trip_and_scan_by_prefix() {
         .unwrap();
     assert_eq!(one, None);
 }
+
+#[test]
+fn pages_of_rows_start_after_a_key_and_stay_in_their_prefix() {
+    let (_d, path) = temp();
+    let store = Store::create(&path).unwrap();
+    store
+        .write(|tx| {
+            for k in ["a/1", "a/2", "a/3", "b/1"] {
+                tx.put_row(Table::TeamCommands, k, &())?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    let keys = |after: Option<&str>, limit| {
+        store
+            .read(|tx| tx.rows_page::<()>(Table::TeamCommands, "a/", after, limit))
+            .unwrap()
+            .into_iter()
+            .map(|(k, ())| k)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(keys(None, 2), ["a/1", "a/2"]);
+    assert_eq!(keys(Some("a/2"), 10), ["a/3"], "after is exclusive");
+    assert_eq!(keys(Some("a/25"), 10), ["a/3"], "after need not exist");
+    assert!(keys(Some("a/3"), 10).is_empty(), "never runs into the next prefix");
+    assert_eq!(keys(Some("0"), 1), ["a/1"], "an after before the prefix starts it");
+}
+
+#[test]
+fn command_output_is_kept_apart_from_rows() {
+    let (_d, path) = temp();
+    let store = Store::create(&path).unwrap();
+    store
+        .write(|tx| tx.put_command_output("cmd_1", b"sealed"))
+        .unwrap();
+    assert_eq!(
+        store.read(|tx| tx.command_output("cmd_1")).unwrap(),
+        Some(b"sealed".to_vec())
+    );
+    assert_eq!(store.read(|tx| tx.command_output("cmd_2")).unwrap(), None);
+}
