@@ -169,6 +169,15 @@ impl Fleet {
             .is_ok_and(|m| m.get(agent).is_some_and(|a| &a.cert_sha256 == cert_sha256))
     }
 
+    /// The identity key of active agent `agent` (what its signed hellos and command results
+    /// verify with); `None` for an unknown or deactivated agent.
+    pub fn identity_key(&self, agent: &AgentId) -> Option<PublicKey> {
+        self.active
+            .read()
+            .ok()
+            .and_then(|m| m.get(&agent.0).map(|a| a.identity_key))
+    }
+
     /// Whether `agent` is enrolled and active.
     pub fn is_active(&self, agent: &AgentId) -> bool {
         self.active.read().is_ok_and(|m| m.contains_key(&agent.0))

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use tokio::sync::mpsc;
 use tonic::Status;
@@ -11,7 +11,7 @@ use tonic::Status;
 use crate::clock::SharedClock;
 use crate::fleet::{Fleet, Sample, HEARTBEAT_INTERVAL_SECS};
 use crate::model::AgentId;
-use crate::proto::agent::ServerMessage;
+use crate::proto::agent::{CommandOutput, CommandResult, ServerMessage};
 
 /// An agent with no heartbeat for this long counts as offline.
 pub const OFFLINE_AFTER_SECS: i64 = 3 * HEARTBEAT_INTERVAL_SECS as i64;
@@ -42,6 +42,18 @@ impl Control {
 /// The sending half of an agent's control stream.
 pub type ControlTx = mpsc::Sender<Control>;
 
+/// What the hub passes on from agents to the service that asked for it (the command
+/// pipeline). Called on the connection's own task: implementations must not block — hand
+/// store work to a blocking thread.
+pub trait AgentEvents: Send + Sync {
+    /// `agent` completed its handshake on connection `conn` (a new number each time).
+    fn connected(&self, agent: &AgentId, conn: u64);
+    /// A piece of a command's output arrived from `agent`.
+    fn command_output(&self, agent: &AgentId, output: CommandOutput);
+    /// A command's result arrived from `agent`.
+    fn command_result(&self, agent: &AgentId, result: CommandResult);
+}
+
 struct Live {
     conn: u64,
     since: i64,
@@ -70,6 +82,8 @@ pub struct Hub {
     next_conn: AtomicU64,
     live: Mutex<HashMap<AgentId, Live>>,
     pending: Mutex<Vec<(AgentId, u64, Sample)>>,
+    /// Held weakly: the receiver owns the hub, not the other way round.
+    events: OnceLock<Weak<dyn AgentEvents>>,
 }
 
 impl Hub {
@@ -81,7 +95,40 @@ impl Hub {
             next_conn: AtomicU64::new(1),
             live: Mutex::new(HashMap::new()),
             pending: Mutex::new(Vec::new()),
+            events: OnceLock::new(),
         })
+    }
+
+    /// Names the receiver of agent events (once; later calls are ignored).
+    pub fn set_events(&self, events: Weak<dyn AgentEvents>) {
+        let _ = self.events.set(events);
+    }
+
+    pub(super) fn events(&self) -> Option<Arc<dyn AgentEvents>> {
+        self.events.get().and_then(Weak::upgrade)
+    }
+
+    /// Queues `msg` on `agent`'s control stream without waiting; `false` when the agent is
+    /// not connected or its queue is full (the caller retries later).
+    pub fn send(&self, agent: &AgentId, msg: ServerMessage) -> bool {
+        lock(&self.live)
+            .get(agent)
+            .is_some_and(|l| l.tx.try_send(Control::Message(msg)).is_ok())
+    }
+
+    /// Queues `msg` on `agent`'s control stream, waiting while its queue is full; `false`
+    /// when the agent is not connected (or went away meanwhile).
+    pub async fn send_wait(&self, agent: &AgentId, msg: ServerMessage) -> bool {
+        let tx = lock(&self.live).get(agent).map(|l| l.tx.clone());
+        match tx {
+            Some(tx) => tx.send(Control::Message(msg)).await.is_ok(),
+            None => false,
+        }
+    }
+
+    /// The number of `agent`'s current connection, when it is connected.
+    pub fn connection(&self, agent: &AgentId) -> Option<u64> {
+        lock(&self.live).get(agent).map(|l| l.conn)
     }
 
     fn now(&self) -> i64 {

@@ -156,6 +156,9 @@ impl rendezvous_server::Rendezvous for Rendezvous {
         }));
         let conn = self.hub.register(&accepted.agent, tx);
         tracing::debug!(agent = %accepted.agent, addr = %peer.addr, "agent connected");
+        if let Some(events) = self.hub.events() {
+            events.connected(&accepted.agent, conn);
+        }
         tokio::spawn(read_inbound(
             Arc::clone(&self.hub),
             accepted.agent,
@@ -182,6 +185,18 @@ async fn read_inbound(
         };
         let sample = match msg.kind {
             Some(agent_message::Kind::Heartbeat(h)) => h.metrics.map(Sample::from),
+            Some(agent_message::Kind::CommandOutput(o)) => {
+                if let Some(events) = hub.events() {
+                    events.command_output(&agent, o);
+                }
+                continue;
+            }
+            Some(agent_message::Kind::CommandResult(r)) => {
+                if let Some(events) = hub.events() {
+                    events.command_result(&agent, r);
+                }
+                continue;
+            }
             // A second hello or an unknown message: ignored (the protocol is additive).
             _ => None,
         };
