@@ -12,6 +12,11 @@ use serde::{Deserialize, Serialize};
 
 pub use env::{Kind, KEYS, NON_CONFIG_ENV};
 
+/// The most output one command may keep, whatever the config says.
+pub const MAX_COMMAND_OUTPUT_BYTES: u64 = 16 * 1024 * 1024;
+/// The longest a command may run.
+pub const MAX_COMMAND_TIMEOUT_SECS: u32 = 86_400;
+
 /// The appliance's configuration. Field docs are the reference for `README.md`'s table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -84,6 +89,14 @@ pub struct Config {
     /// Seconds between the appliance's own security self-checks (run at start and then
     /// on this interval; results on the panel's Security page); 0 turns them off.
     pub self_check_interval_secs: u64,
+    /// Command requests one member may make in one team per hour.
+    pub command_rate_limit_per_hour: u32,
+    /// Bytes of stdout and stderr together kept per command (at most 16 MiB).
+    pub command_output_max_bytes: u64,
+    /// Seconds a command waits for an offline agent before it expires undelivered.
+    pub command_queue_ttl_secs: u64,
+    /// Seconds a command may run when the request names no `timeout_s`.
+    pub command_default_timeout_secs: u32,
 }
 
 impl Default for Config {
@@ -124,6 +137,10 @@ impl Default for Config {
             hash_queue_timeout_ms: 2000,
             require_two_factor: true,
             self_check_interval_secs: 3600,
+            command_rate_limit_per_hour: 30,
+            command_output_max_bytes: 1024 * 1024,
+            command_queue_ttl_secs: 3600,
+            command_default_timeout_secs: 300,
         }
     }
 }
@@ -246,10 +263,32 @@ impl Config {
             ),
             ("login_ip_window_secs", self.login_ip_window_secs),
             ("hash_queue_timeout_ms", self.hash_queue_timeout_ms),
+            (
+                "command_rate_limit_per_hour",
+                u64::from(self.command_rate_limit_per_hour),
+            ),
+            ("command_output_max_bytes", self.command_output_max_bytes),
+            ("command_queue_ttl_secs", self.command_queue_ttl_secs),
+            (
+                "command_default_timeout_secs",
+                u64::from(self.command_default_timeout_secs),
+            ),
         ] {
             if v == 0 {
                 return invalid(key, "must be greater than 0".into());
             }
+        }
+        if self.command_output_max_bytes > MAX_COMMAND_OUTPUT_BYTES {
+            return invalid(
+                "command_output_max_bytes",
+                format!("must be at most {MAX_COMMAND_OUTPUT_BYTES} (16 MiB)"),
+            );
+        }
+        if self.command_default_timeout_secs > MAX_COMMAND_TIMEOUT_SECS {
+            return invalid(
+                "command_default_timeout_secs",
+                format!("must be at most {MAX_COMMAND_TIMEOUT_SECS} (one day)"),
+            );
         }
         Ok(())
     }
