@@ -1,11 +1,9 @@
 //! What can be audited. One enum: the action name, target and details of every record come
 //! from here, so there is no second list of action names to keep in step.
 
-use std::net::IpAddr;
-
 use serde::Serialize;
 
-use crate::model::{Actor, Role, TeamId};
+use crate::model::Role;
 
 /// An auditable event. The serde tag is the record's `action`; the fields are its `detail`.
 #[derive(Debug, Clone, Serialize)]
@@ -299,6 +297,133 @@ pub enum AuditEvent {
         /// The new tags.
         tags: Vec<String>,
     },
+    /// A command passed the policy pipeline: it is queued for its agent or waits for an
+    /// approval. The record's `command` is its text, `policy_result` every stage's decision.
+    #[serde(rename = "command.submitted")]
+    CommandSubmitted {
+        /// The command's id.
+        command: String,
+        /// The agent it is for.
+        agent: String,
+        /// `queued` or `pending_approval`.
+        status: String,
+        /// The engine's 0–100 risk score.
+        risk_score: u8,
+        /// `silent` or `elevated`.
+        level: String,
+        /// The approved script it runs (`name@version`), if any.
+        script: Option<String>,
+    },
+    /// The policy pipeline refused a command; it never reached its agent.
+    #[serde(rename = "command.blocked")]
+    CommandBlocked {
+        /// The command's id.
+        command: String,
+        /// The agent it was for.
+        agent: String,
+        /// The stage that refused it: `acl` or `engine`.
+        stage: String,
+        /// The rule that decided.
+        rule: String,
+        /// The engine's 0–100 risk score.
+        risk_score: u8,
+    },
+    /// A command request was refused by the rate limit (nothing was stored).
+    #[serde(rename = "command.rate_limited")]
+    CommandRateLimited {
+        /// The agent (or `tag:…`) it was for.
+        target: String,
+        /// Seconds until the member may send another.
+        retry_after_secs: u64,
+    },
+    /// An owner or admin approved a command waiting for approval.
+    #[serde(rename = "command.approved")]
+    CommandApproved {
+        /// The command's id.
+        command: String,
+        /// The agent it is for.
+        agent: String,
+        /// Who asked for it (user id).
+        requested_by: String,
+    },
+    /// An owner or admin denied a command waiting for approval.
+    #[serde(rename = "command.denied")]
+    CommandDenied {
+        /// The command's id.
+        command: String,
+        /// The agent it was for.
+        agent: String,
+        /// Who asked for it (user id).
+        requested_by: String,
+    },
+    /// A command expired: nobody approved it in time, or its agent stayed away past the
+    /// queue's lifetime.
+    #[serde(rename = "command.expired")]
+    CommandExpired {
+        /// The command's id.
+        command: String,
+        /// The agent it was for.
+        agent: String,
+        /// `approval_timeout` or `queue_ttl`.
+        reason: String,
+    },
+    /// An agent reported how a command ended; the output is stored sealed.
+    #[serde(rename = "command.finished")]
+    CommandFinished {
+        /// The command's id.
+        command: String,
+        /// The agent that ran it.
+        agent: String,
+        /// `completed`, `timed_out`, `refused`, `failed` or `interrupted`.
+        status: String,
+        /// The exit code (when it exited).
+        exit_code: Option<i32>,
+        /// The signal that ended it, if any.
+        signal: Option<i32>,
+        /// Output beyond the cap was dropped.
+        truncated: bool,
+        /// Hex SHA-256 of the kept stdout.
+        stdout_sha256: String,
+        /// Hex SHA-256 of the kept stderr.
+        stderr_sha256: String,
+        /// The agent's Ed25519 signature of the result (hex), verified with its identity key.
+        agent_signature: String,
+    },
+    /// An agent sent a command result the appliance refused (not its command, a bad
+    /// signature, output that does not match its digests).
+    #[serde(rename = "command.result_refused")]
+    CommandResultRefused {
+        /// The command id it named.
+        command: String,
+        /// The agent that sent it.
+        agent: String,
+        /// Why.
+        reason: String,
+    },
+    /// A team's ACL and command policy were replaced.
+    #[serde(rename = "policy.updated")]
+    PolicyUpdated {
+        /// The new version number.
+        version: u64,
+        /// The new policy.
+        policy: serde_json::Value,
+    },
+    /// An owner or admin approved a script (a new version) for the team's library.
+    #[serde(rename = "script.approved")]
+    ScriptApproved {
+        /// The script's name.
+        name: String,
+        /// Its new version.
+        version: u32,
+        /// Hex SHA-256 of its content.
+        sha256: String,
+    },
+    /// A script was retired from the library (no version of it can run any more).
+    #[serde(rename = "script.retired")]
+    ScriptRetired {
+        /// The script's name.
+        name: String,
+    },
 }
 
 impl AuditEvent {
@@ -350,6 +475,20 @@ impl AuditEvent {
             | AuditEvent::AgentDeactivated { agent }
             | AuditEvent::AgentDeleted { agent }
             | AuditEvent::AgentTagsChanged { agent, .. } => Some(format!("agent:{agent}")),
+            AuditEvent::CommandSubmitted { command, .. }
+            | AuditEvent::CommandBlocked { command, .. }
+            | AuditEvent::CommandApproved { command, .. }
+            | AuditEvent::CommandDenied { command, .. }
+            | AuditEvent::CommandExpired { command, .. }
+            | AuditEvent::CommandFinished { command, .. }
+            | AuditEvent::CommandResultRefused { command, .. } => {
+                Some(format!("command:{command}"))
+            }
+            AuditEvent::CommandRateLimited { target, .. } => Some(target.clone()),
+            AuditEvent::PolicyUpdated { .. } => Some("policy".into()),
+            AuditEvent::ScriptApproved { name, .. } | AuditEvent::ScriptRetired { name } => {
+                Some(format!("script:{name}"))
+            }
         }
     }
 
@@ -366,36 +505,5 @@ impl AuditEvent {
             .and_then(|o| o.remove("detail"))
             .unwrap_or(serde_json::Value::Null);
         (action, detail)
-    }
-}
-
-/// Who acted and in which request; shared by every event of one request.
-#[derive(Debug, Clone)]
-pub struct AuditContext {
-    /// Who did it.
-    pub actor: Actor,
-    /// The team it happened in, if any.
-    pub team: Option<TeamId>,
-    /// The HTTP request id (`X-Request-Id`) or similar correlation id.
-    pub request_id: Option<String>,
-    /// The peer's address.
-    pub source_ip: Option<IpAddr>,
-    /// The policy decision that allowed or denied the action.
-    pub policy_result: Option<serde_json::Value>,
-    /// The command text, for command events.
-    pub command: Option<String>,
-}
-
-impl AuditContext {
-    /// A context with only an actor set.
-    pub fn actor(actor: Actor) -> Self {
-        Self {
-            actor,
-            team: None,
-            request_id: None,
-            source_ip: None,
-            policy_result: None,
-            command: None,
-        }
     }
 }

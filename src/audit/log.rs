@@ -4,7 +4,8 @@ use crate::clock::{rfc3339, SharedClock};
 use crate::crypto::{PublicKey, SigningKey};
 use crate::store::{ReadTx, Store, StoreError, WriteTx};
 
-use super::event::{AuditContext, AuditEvent};
+use super::context::AuditContext;
+use super::event::AuditEvent;
 use super::head::SignedHead;
 use super::record::{decode32, Record, GENESIS_HASH, RECORD_DOMAIN};
 

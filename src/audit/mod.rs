@@ -10,6 +10,7 @@
 //!
 //! This module never decides whether an action is allowed; it records what callers did.
 
+mod context;
 mod event;
 mod head;
 mod keys;
@@ -17,7 +18,8 @@ mod log;
 mod record;
 mod verify;
 
-pub use event::{AuditContext, AuditEvent};
+pub use context::AuditContext;
+pub use event::AuditEvent;
 pub use head::SignedHead;
 pub use keys::{load_signing_key, store_signing_key};
 pub use log::{export_page, recent_for_team, AuditError, AuditLog};
