@@ -31,6 +31,7 @@ pub mod app;
 pub mod audit;
 pub mod cli;
 pub mod clock;
+pub mod commands;
 pub mod config;
 pub mod crypto;
 pub mod fleet;

@@ -81,3 +81,50 @@ pub async fn fleet_blocking<T: Send + 'static>(
         .map_err(HttpError::internal)?
         .map_err(fleet)
 }
+
+/// Maps a command pipeline error to its HTTP answer.
+pub fn command(e: crate::commands::CommandError) -> HttpError {
+    use crate::commands::CommandError as E;
+    match e {
+        E::Invalid { field, message } => HttpError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("{field}: {message}"),
+        ),
+        E::PolicyInvalid { field, reason } => HttpError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_policy",
+            format!("{field}: {reason}"),
+        ),
+        E::NotFound => HttpError::not_found(),
+        E::Forbidden(m) => HttpError::new(StatusCode::FORBIDDEN, "forbidden", m),
+        E::ReauthRequired => HttpError::new(
+            StatusCode::FORBIDDEN,
+            "reauth_required",
+            "Approving needs your password confirmed within the last 5 minutes \
+             (POST /api/v1/auth/reauth with a session; API tokens cannot approve).",
+        ),
+        E::Conflict(m) => HttpError::new(StatusCode::CONFLICT, "conflict", m),
+        e @ E::RateLimited {
+            retry_after_secs, ..
+        } => HttpError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", e.to_string())
+            .retry_after(retry_after_secs),
+        E::Identity(e) => identity(e),
+        E::Fleet(e) => fleet(e),
+        e @ (E::Audit(_) | E::Store(_)) => HttpError::internal(e),
+    }
+}
+
+/// Runs command pipeline work off the async threads and maps its error to an API answer.
+pub async fn commands_blocking<T: Send + 'static>(
+    api: &super::ApiState,
+    f: impl FnOnce(&crate::commands::Commands) -> Result<T, crate::commands::CommandError>
+        + Send
+        + 'static,
+) -> Result<T, HttpError> {
+    let service = std::sync::Arc::clone(&api.commands);
+    tokio::task::spawn_blocking(move || f(&service))
+        .await
+        .map_err(HttpError::internal)?
+        .map_err(command)
+}

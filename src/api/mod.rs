@@ -3,13 +3,18 @@
 
 mod account;
 mod agents;
+mod approvals;
 mod auth;
+mod command_view;
+mod commands;
 mod enroll;
 mod errors;
 mod health;
 mod json;
 mod me;
+mod policy;
 mod registration_tokens;
+mod scripts;
 mod tokens;
 mod users;
 
@@ -23,6 +28,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::clock::SharedClock;
+use crate::commands::Commands;
 use crate::fleet::Fleet;
 use crate::identity::Identity;
 use crate::rendezvous::Hub;
@@ -35,6 +41,8 @@ pub struct ApiState {
     pub fleet: Arc<Fleet>,
     /// Live agent connections.
     pub hub: Arc<Hub>,
+    /// The command pipeline.
+    pub commands: Arc<Commands>,
     /// The clock.
     pub clock: SharedClock,
     /// The public origin agents enroll with (`--server` of the enroll command).
@@ -109,6 +117,16 @@ pub fn routes(state: Arc<ApiState>) -> Router {
         .routes(routes!(agents::metrics))
         .routes(routes!(agents::set_tags))
         .routes(routes!(agents::deactivate))
+        .routes(routes!(commands::run))
+        .routes(routes!(commands::list, commands::run_by_tag))
+        .routes(routes!(commands::get))
+        .routes(routes!(approvals::list))
+        .routes(routes!(approvals::approve))
+        .routes(routes!(approvals::deny))
+        .routes(routes!(policy::get, policy::put))
+        .routes(routes!(policy::preview))
+        .routes(routes!(scripts::list, scripts::approve))
+        .routes(routes!(scripts::versions, scripts::retire))
         .with_state(state)
         .split_for_parts();
     let document = Arc::new(openapi.to_pretty_json().unwrap_or_default());

@@ -20,6 +20,7 @@ use super::{control, notify::notify};
 use crate::api::{self, ApiState};
 use crate::audit::{AuditContext, AuditEvent};
 use crate::clock::SharedClock;
+use crate::commands::{self, CommandSettings, Commands};
 use crate::config::Config;
 use crate::fleet::HEARTBEAT_INTERVAL_SECS;
 use crate::identity::Principal;
@@ -64,22 +65,60 @@ pub async fn run(
     shutdown: impl Future<Output = String>,
 ) -> Result<(), AppError> {
     let hub = Hub::new(Arc::clone(&core.fleet), core.clock.clone());
+    let commands = command_service(&core, &hub)?;
     let checks = SelfCheck::new(
         Arc::clone(&core),
         local_addr(&listeners.panel)?,
         local_addr(&listeners.redirect)?,
     );
-    run_until(core, hub, listeners, checks, shutdown, None).await
+    let services = Services {
+        hub,
+        commands,
+        checks,
+    };
+    run_until(core, services, listeners, shutdown, None).await
+}
+
+/// The services `run` builds on top of the opened core.
+struct Services {
+    hub: Arc<Hub>,
+    commands: Arc<Commands>,
+    checks: Arc<SelfCheck>,
+}
+
+/// The command pipeline, registered with the hub as the receiver of agents' results.
+fn command_service(core: &Core, hub: &Arc<Hub>) -> Result<Arc<Commands>, AppError> {
+    let c = &core.config;
+    Commands::new(
+        Arc::clone(&core.store),
+        Arc::clone(&core.audit),
+        Arc::clone(&core.fleet),
+        Arc::clone(hub),
+        core.clock.clone(),
+        &core.master,
+        core.key_version,
+        CommandSettings {
+            rate_per_hour: c.command_rate_limit_per_hour,
+            output_max_bytes: c.command_output_max_bytes,
+            queue_ttl_secs: c.command_queue_ttl_secs,
+            default_timeout_s: c.command_default_timeout_secs,
+        },
+    )
+    .map_err(|e| AppError::Task(format!("command pipeline: {e}")))
 }
 
 async fn run_until(
     core: Arc<Core>,
-    hub: Arc<Hub>,
+    services: Services,
     listeners: Listeners,
-    checks: Arc<SelfCheck>,
     shutdown: impl Future<Output = String>,
     ready: Option<oneshot::Sender<()>>,
 ) -> Result<(), AppError> {
+    let Services {
+        hub,
+        commands,
+        checks,
+    } = services;
     let config = &core.config;
     let templates = Arc::new(Templates::load()?);
     let (cert, key) = match (&config.tls_cert, &config.tls_key) {
@@ -115,6 +154,7 @@ async fn run_until(
         },
         fleet: Arc::clone(&core.fleet),
         hub: Arc::clone(&hub),
+        commands: Arc::clone(&commands),
         enroll_server: config.public_origin(),
         security: checks.clone(),
     });
@@ -132,6 +172,7 @@ async fn run_until(
         identity: Arc::clone(&core.identity),
         fleet: Arc::clone(&core.fleet),
         hub: Arc::clone(&hub),
+        commands: Arc::clone(&commands),
         clock: core.clock.clone(),
         enroll_server: config.public_origin(),
     });
@@ -215,6 +256,7 @@ async fn run_until(
             },
             stop_rx.clone(),
         )),
+        tokio::spawn(commands::schedule(Arc::clone(&commands), stop_rx.clone())),
         tokio::spawn(fleet_upkeep(Arc::clone(&core), Arc::clone(&hub), stop_rx)),
     ];
     let revocations = tokio::spawn(Arc::clone(&hub).follow_revocations());
@@ -284,6 +326,8 @@ pub struct Running {
     pub agent_addr: SocketAddr,
     /// The live agent connections.
     pub hub: Arc<Hub>,
+    /// The command pipeline (tests wake its sweep after moving the clock).
+    pub commands: Arc<Commands>,
     /// The opened appliance.
     pub core: Arc<Core>,
     /// The security self-check (tests wake its schedule after moving the clock).
@@ -324,12 +368,17 @@ pub async fn start(
             .unwrap_or_else(|_| "stop handle dropped".into())
     };
     let hub = Hub::new(Arc::clone(&core.fleet), core.clock.clone());
+    let commands = command_service(&core, &hub)?;
     let checks = SelfCheck::new(Arc::clone(&core), panel_addr, redirect_addr);
+    let services = Services {
+        hub: Arc::clone(&hub),
+        commands: Arc::clone(&commands),
+        checks: Arc::clone(&checks),
+    };
     let mut task = tokio::spawn(run_until(
         Arc::clone(&core),
-        Arc::clone(&hub),
+        services,
         listeners,
-        Arc::clone(&checks),
         shutdown,
         Some(ready_tx),
     ));
@@ -345,6 +394,7 @@ pub async fn start(
         redirect_addr,
         agent_addr,
         hub,
+        commands,
         core,
         checks,
         stop,

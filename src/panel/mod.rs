@@ -49,6 +49,8 @@ pub struct Panel {
     pub fleet: Arc<crate::fleet::Fleet>,
     /// Live agent connections.
     pub hub: Arc<crate::rendezvous::Hub>,
+    /// The command pipeline.
+    pub commands: Arc<crate::commands::Commands>,
     /// The public origin agents enroll with (`--server` of the enroll command).
     pub enroll_server: String,
     /// The appliance's security self-check (the security page).

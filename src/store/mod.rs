@@ -20,7 +20,7 @@ use std::path::Path;
 pub use error::StoreError;
 pub use metrics::Resolution;
 pub use migrate::{Migration, MIGRATIONS, SCHEMA_VERSION};
-pub use rows::Table;
+pub use rows::{RowRead, Table};
 
 /// The store file's name inside the data dir.
 pub const FILE_NAME: &str = "tundra.redb";

@@ -262,3 +262,42 @@ impl ReadTx {
         scan(table, &self.tx.open_table(table.def())?, prefix)
     }
 }
+
+/// Reading JSON rows, from a read snapshot or inside a write transaction alike, so a lookup
+/// written once serves both.
+pub trait RowRead {
+    /// One row.
+    fn get_row<T: DeserializeOwned>(&self, table: Table, key: &str) -> Result<Option<T>, StoreError>;
+    /// Every row whose key starts with `prefix`, in key order.
+    fn get_rows<T: DeserializeOwned>(
+        &self,
+        table: Table,
+        prefix: &str,
+    ) -> Result<Vec<(String, T)>, StoreError>;
+}
+
+impl RowRead for ReadTx {
+    fn get_row<T: DeserializeOwned>(&self, table: Table, key: &str) -> Result<Option<T>, StoreError> {
+        self.row(table, key)
+    }
+    fn get_rows<T: DeserializeOwned>(
+        &self,
+        table: Table,
+        prefix: &str,
+    ) -> Result<Vec<(String, T)>, StoreError> {
+        self.rows(table, prefix)
+    }
+}
+
+impl RowRead for WriteTx {
+    fn get_row<T: DeserializeOwned>(&self, table: Table, key: &str) -> Result<Option<T>, StoreError> {
+        self.row(table, key)
+    }
+    fn get_rows<T: DeserializeOwned>(
+        &self,
+        table: Table,
+        prefix: &str,
+    ) -> Result<Vec<(String, T)>, StoreError> {
+        self.rows(table, prefix)
+    }
+}
