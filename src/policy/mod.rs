@@ -1,11 +1,13 @@
 //! Pure policy decisions: given facts, answer allow or deny. No I/O, no clock reads, no store.
 //!
 //! Today: the RBAC matrix and login throttling of SPEC §4, and for the command pipeline the
-//! team ACL ([`acl`]: roles, agent allow/block lists, time windows in IANA zones). The command
-//! security engine and the command rate limit join them as they land.
+//! team ACL ([`acl`]: roles, agent allow/block lists, time windows in IANA zones) and the
+//! per-user command rate limiter ([`rate`]). The command security engine joins them as it
+//! lands.
 
 pub mod acl;
 mod bucket;
+pub mod rate;
 mod rbac;
 mod throttle;
 
@@ -14,5 +16,6 @@ pub use acl::{
     TimeWindow,
 };
 pub use bucket::Buckets;
+pub use rate::{RateDecision, RateLimiter};
 pub use rbac::{allows, can_assign, Action, MATRIX};
 pub use throttle::{FailureEffects, LoginGate, LoginThrottle, ThrottleConfig};
