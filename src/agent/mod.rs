@@ -4,11 +4,13 @@
 //! A side module: it talks to the appliance over the network like any client and uses only
 //! rows 0–1 (wire messages, crypto, clock).
 
+mod account;
 mod backoff;
 mod config;
 mod connect;
 mod enroll;
 mod error;
+pub mod exec;
 mod health;
 mod pin;
 mod state;
