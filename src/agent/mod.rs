@@ -12,6 +12,7 @@ mod enroll;
 mod error;
 pub mod exec;
 mod health;
+pub mod journal;
 mod pin;
 mod state;
 
