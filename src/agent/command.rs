@@ -1,0 +1,533 @@
+//! One command from the appliance, from `RunCommand` to the signed `CommandResult`:
+//! journal first (a known id is answered from the journal, never run again), then the local
+//! policy in `agent.toml` (re-read for every command), then [`exec`](super::exec), then the
+//! journaled result is sent as `CommandOutput` chunks and one `CommandResult`.
+//!
+//! File access (journal, `agent.toml`, `/etc/passwd`) runs in `spawn_blocking`: the agent's
+//! runtime has one thread, which also carries the control stream and heartbeats.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+
+use super::config::AgentConfig;
+use super::exec::{self, unix_ms, Outcome, RunAs, Spec};
+use super::journal::{Entry, Journal};
+use super::state::Loaded;
+use crate::clock::SharedClock;
+use crate::crypto::digest::sha256;
+use crate::proto::agent::{
+    agent_message, AgentMessage, CommandOutput, CommandResult, CommandStatus, OutputStream,
+    RunCommand, COMMAND_RESULT_DOMAIN, MAX_OUTPUT_CHUNK,
+};
+
+/// The longest `command_id` accepted (it is the journal key; the appliance's ids are short).
+pub const MAX_COMMAND_ID: usize = 256;
+
+/// What handling a command needs; shared by every command and every session.
+pub struct CommandContext {
+    /// The idempotency journal.
+    pub journal: Arc<Journal>,
+    /// `agent.toml`, read again for each command.
+    pub config_path: PathBuf,
+    /// The identity that signs results, and the agent id they name.
+    pub loaded: Arc<Loaded>,
+    /// Wall time for `started_ms`/`finished_ms` and the journal's bounds.
+    pub clock: SharedClock,
+}
+
+impl CommandContext {
+    fn now_ms(&self) -> i64 {
+        unix_ms(&*self.clock)
+    }
+
+    /// Signs `result` with the identity key over `CommandResult::payload`.
+    fn sign(&self, mut result: CommandResult) -> CommandResult {
+        let payload = result.payload(&self.loaded.enrollment.agent_id);
+        result.signature = self
+            .loaded
+            .identity
+            .sign(COMMAND_RESULT_DOMAIN, &payload)
+            .to_vec();
+        result
+    }
+}
+
+/// Where replies go: the live session's stream, replaced at each reconnect (`None` while
+/// disconnected). A reply interrupted by a reconnect is sent again, whole, on the new stream.
+#[derive(Debug, Clone)]
+pub struct Outbox(watch::Receiver<Option<mpsc::Sender<AgentMessage>>>);
+
+impl Outbox {
+    /// An outbox that always sends to `tx`.
+    pub fn to(tx: mpsc::Sender<AgentMessage>) -> Self {
+        Self(watch::channel(Some(tx)).1)
+    }
+
+    /// An outbox following `rx` (see [`super::dispatch::Dispatcher`]).
+    pub(super) fn follow(rx: watch::Receiver<Option<mpsc::Sender<AgentMessage>>>) -> Self {
+        Self(rx)
+    }
+}
+
+/// A result and the output it covers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    /// The signed result.
+    pub result: CommandResult,
+    /// Kept stdout.
+    pub stdout: Vec<u8>,
+    /// Kept stderr.
+    pub stderr: Vec<u8>,
+}
+
+impl Reply {
+    /// The messages that carry it: stdout chunks, stderr chunks (each ≤ `MAX_OUTPUT_CHUNK`,
+    /// offsets counted per stream), then the result. The same reply always gives the same
+    /// messages.
+    pub fn messages(&self) -> impl Iterator<Item = AgentMessage> + '_ {
+        let id = &self.result.command_id;
+        let chunks = move |stream: OutputStream, data: &'_ [u8]| {
+            data.chunks(MAX_OUTPUT_CHUNK)
+                .scan(0u64, move |offset, chunk| {
+                    let out = CommandOutput {
+                        command_id: id.clone(),
+                        stream: stream as i32,
+                        offset: *offset,
+                        data: chunk.to_vec(),
+                    };
+                    *offset += chunk.len() as u64;
+                    Some(agent_message::Kind::CommandOutput(out))
+                })
+                .collect::<Vec<_>>()
+        };
+        chunks(OutputStream::Stdout, &self.stdout)
+            .into_iter()
+            .chain(chunks(OutputStream::Stderr, &self.stderr))
+            .chain(std::iter::once(agent_message::Kind::CommandResult(
+                self.result.clone(),
+            )))
+            .map(|kind| AgentMessage { kind: Some(kind) })
+    }
+}
+
+/// What to do with an arriving command.
+#[derive(Debug)]
+pub enum Prepared {
+    /// Send this (a journaled result again, or an answer without running anything).
+    Answer(Reply),
+    /// Run it (when a slot is free).
+    Run(Job),
+    /// Nothing can be said now (the journal could not be read); the appliance asks again.
+    Nothing,
+}
+
+/// A command that may run.
+#[derive(Debug)]
+pub struct Job {
+    run: RunCommand,
+}
+
+/// Handles one `RunCommand` start to end, sending its reply to `outbox`. (The dispatcher
+/// adds the in-process dedup and the concurrency limit around the same steps.)
+pub async fn handle_run_command(ctx: &CommandContext, run: RunCommand, outbox: &Outbox) {
+    match prepare(ctx, run).await {
+        Prepared::Answer(reply) => {
+            deliver(outbox, &reply).await;
+        }
+        Prepared::Run(job) => job.run(ctx, outbox).await,
+        Prepared::Nothing => {}
+    }
+}
+
+/// Decides what an arriving command gets: the journal's answer for a known id, a refusal
+/// (journaled, so the id keeps its answer), or a [`Job`].
+pub async fn prepare(ctx: &CommandContext, run: RunCommand) -> Prepared {
+    if run.command_id.is_empty() || run.command_id.len() > MAX_COMMAND_ID {
+        // Not journaled: an id that cannot be a key cannot be deduplicated either.
+        let message = format!("command_id must be 1 to {MAX_COMMAND_ID} bytes");
+        return Prepared::Answer(not_run(ctx, &run, CommandStatus::Refused, message, None));
+    }
+    let journal = Arc::clone(&ctx.journal);
+    let id = run.command_id.clone();
+    let entry = match blocking(move || journal.lookup(&id)).await {
+        Ok(Ok(entry)) => entry,
+        Ok(Err(e)) => {
+            tracing::error!(command_id = %run.command_id, error = %e, "cannot read the command journal; not running the command");
+            return Prepared::Nothing;
+        }
+        Err(e) => {
+            tracing::error!(command_id = %run.command_id, error = %e, "command journal lookup failed");
+            return Prepared::Nothing;
+        }
+    };
+    match entry {
+        Entry::Unknown => {}
+        Entry::Finished {
+            result,
+            stdout,
+            stderr,
+        } => {
+            tracing::info!(command_id = %run.command_id, "command already ran; sending its result again");
+            return Prepared::Answer(Reply {
+                result,
+                stdout,
+                stderr,
+            });
+        }
+        Entry::Forgotten { result, acked } => {
+            tracing::info!(command_id = %run.command_id, acked, "command already ran; its output is no longer kept");
+            return Prepared::Answer(without_output(ctx, result, acked));
+        }
+        Entry::Started {
+            started_ms,
+            command_sha256,
+            damaged,
+        } => {
+            let message = match damaged {
+                None => "the agent stopped while this command ran; it was not run again".into(),
+                Some(why) => format!(
+                    "its journal entry is damaged ({why}); it may have run and was not run again"
+                ),
+            };
+            let digest = (!command_sha256.is_empty()).then_some(command_sha256);
+            let mut reply = not_run(ctx, &run, CommandStatus::Interrupted, message, digest);
+            if started_ms > 0 {
+                reply.result.started_ms = started_ms;
+                reply.result = ctx.sign(reply.result);
+            }
+            tracing::warn!(command_id = %run.command_id, "command was interrupted by an agent restart; answering INTERRUPTED");
+            record(ctx, &reply).await;
+            return Prepared::Answer(reply);
+        }
+    }
+    match admit_off_thread(ctx, &run).await {
+        Ok(_) => Prepared::Run(Job { run }),
+        Err(refused) => {
+            let reply = refusal(ctx, &run, refused);
+            record(ctx, &reply).await;
+            Prepared::Answer(reply)
+        }
+    }
+}
+
+impl Job {
+    /// Runs the command — after checking `agent.toml` again, since it may have changed while
+    /// the job waited — journals its result and sends it.
+    pub async fn run(self, ctx: &CommandContext, outbox: &Outbox) {
+        if let Some(reply) = self.execute(ctx).await {
+            deliver(outbox, &reply).await;
+        }
+    }
+
+    async fn execute(self, ctx: &CommandContext) -> Option<Reply> {
+        let run = self.run;
+        let admitted = match admit_off_thread(ctx, &run).await {
+            Ok(admitted) => admitted,
+            Err(refused) => {
+                let reply = refusal(ctx, &run, refused);
+                record(ctx, &reply).await;
+                return Some(reply);
+            }
+        };
+        let spec = &admitted.spec;
+        let digest = sha256(run.command.as_bytes());
+        let started_ms = ctx.now_ms();
+        let journal = Arc::clone(&ctx.journal);
+        let (id, request) = (run.command_id.clone(), run.request_id.clone());
+        let why = match blocking(move || journal.begin(&id, &request, &digest, started_ms)).await {
+            Ok(Ok(true)) => None,
+            Ok(Ok(false)) => {
+                tracing::warn!(command_id = %run.command_id, "command is already in the journal (another agent on this state dir?); not running it");
+                return None;
+            }
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(e) => Some(e),
+        };
+        if let Some(why) = why {
+            // Fail closed: a command that could not be recorded as started does not run.
+            tracing::error!(command_id = %run.command_id, error = %why, "cannot journal the command; not running it");
+            let message = format!("could not record it in the agent's command journal: {why}");
+            return Some(not_run(
+                ctx,
+                &run,
+                CommandStatus::FailedToStart,
+                message,
+                None,
+            ));
+        }
+        tracing::info!(command_id = %run.command_id, request_id = %run.request_id, user = %spec.run_as.name, "running command");
+        let outcome = exec::execute(spec, &*ctx.clock).await;
+        let reply = finished(ctx, &run, outcome, &admitted);
+        tracing::info!(
+            command_id = %run.command_id,
+            status = ?reply.result.status(),
+            exit_code = reply.result.exit_code,
+            signal = reply.result.signal,
+            ms = reply.result.finished_ms.saturating_sub(reply.result.started_ms),
+            "command ended"
+        );
+        record(ctx, &reply).await;
+        Some(reply)
+    }
+}
+
+/// Sends `reply` through `outbox`: `true` once every message was handed to a live stream.
+/// If the stream ends midway and a new one is already up, the whole reply goes there; if
+/// none is, it stays in the journal for the appliance to ask again.
+pub async fn deliver(outbox: &Outbox, reply: &Reply) -> bool {
+    enum Sent {
+        All,
+        Closed,
+        Swapped,
+    }
+    let mut watch = outbox.0.clone();
+    loop {
+        let current = watch.borrow_and_update().clone();
+        let Some(tx) = current else {
+            return false;
+        };
+        let mut sent = Sent::All;
+        for msg in reply.messages() {
+            tokio::select! {
+                r = tx.send(msg) => if r.is_err() {
+                    sent = Sent::Closed;
+                    break;
+                },
+                () = changed(&mut watch) => {
+                    sent = Sent::Swapped;
+                    break;
+                }
+            }
+        }
+        match sent {
+            Sent::All => return true,
+            Sent::Swapped => continue,
+            Sent::Closed if watch.has_changed().unwrap_or(false) => continue,
+            Sent::Closed => return false,
+        }
+    }
+}
+
+async fn changed(watch: &mut watch::Receiver<Option<mpsc::Sender<AgentMessage>>>) {
+    if watch.changed().await.is_err() {
+        // Nobody can replace the stream any more.
+        std::future::pending::<()>().await;
+    }
+}
+
+/// A command `agent.toml` lets run, and how.
+struct Admitted {
+    spec: Spec,
+    /// What the result's message says in any case (e.g. a clamped timeout).
+    notes: Vec<String>,
+    /// What it says if output was dropped because of the local cap.
+    cap_note: Option<String>,
+}
+
+/// Why a command does not run: `REFUSED` (policy) or `FAILED_TO_START`.
+struct NotRun {
+    status: CommandStatus,
+    message: String,
+}
+
+fn refused(message: String) -> NotRun {
+    NotRun {
+        status: CommandStatus::Refused,
+        message,
+    }
+}
+
+async fn admit_off_thread(ctx: &CommandContext, run: &RunCommand) -> Result<Admitted, NotRun> {
+    let (run, path) = (run.clone(), ctx.config_path.clone());
+    blocking(move || admit(&run, &path))
+        .await
+        .unwrap_or_else(|message| {
+            Err(NotRun {
+                status: CommandStatus::FailedToStart,
+                message,
+            })
+        })
+}
+
+/// The local policy for `run` under `agent.toml` at `path` (reads it and `/etc/passwd`).
+fn admit(run: &RunCommand, path: &Path) -> Result<Admitted, NotRun> {
+    if run.command.trim().is_empty() {
+        return Err(refused("the command is empty".into()));
+    }
+    if run.command.contains('\0') {
+        return Err(refused("the command contains a NUL byte".into()));
+    }
+    // Stale settings are no fallback: a broken file refuses commands until it is fixed.
+    let config = AgentConfig::load(path)
+        .map_err(|e| refused(format!("{e} (commands are refused until it is fixed)")))?;
+    if !config.commands {
+        return Err(refused(format!("commands = false in {}", path.display())));
+    }
+    let mut notes = Vec::new();
+    let max_s = config.command_timeout_max_s;
+    let asked_s = u64::from(run.timeout_s);
+    // 0 is proto3's "not set": the local maximum applies.
+    let timeout_s = if asked_s == 0 {
+        max_s
+    } else if asked_s > max_s {
+        notes.push(format!(
+            "timeout_s {asked_s} clamped to command_timeout_max_s = {max_s} in {}",
+            path.display()
+        ));
+        max_s
+    } else {
+        asked_s
+    };
+    let max_bytes = config.command_output_max_bytes;
+    let cap = match run.output_cap_bytes {
+        0 => max_bytes,
+        asked => asked.min(max_bytes),
+    };
+    let cap_note = (run.output_cap_bytes > max_bytes).then(|| {
+        format!(
+            "output capped at command_output_max_bytes = {max_bytes} in {}",
+            path.display()
+        )
+    });
+    let run_as =
+        RunAs::for_this_host(config.run_as.as_deref(), path).map_err(|message| NotRun {
+            status: CommandStatus::FailedToStart,
+            message,
+        })?;
+    Ok(Admitted {
+        spec: Spec {
+            command: run.command.clone(),
+            run_as,
+            timeout: Duration::from_secs(timeout_s),
+            output_cap: usize::try_from(cap).unwrap_or(usize::MAX),
+        },
+        notes,
+        cap_note,
+    })
+}
+
+fn refusal(ctx: &CommandContext, run: &RunCommand, why: NotRun) -> Reply {
+    let NotRun { status, message } = why;
+    tracing::warn!(command_id = %run.command_id, ?status, %message, "command not run");
+    not_run(ctx, run, status, message, None)
+}
+
+/// A signed result for a command that did not run (now), without output.
+fn not_run(
+    ctx: &CommandContext,
+    run: &RunCommand,
+    status: CommandStatus,
+    message: String,
+    command_sha256: Option<Vec<u8>>,
+) -> Reply {
+    let now = ctx.now_ms();
+    let empty = sha256(b"").to_vec();
+    let result = CommandResult {
+        command_id: run.command_id.clone(),
+        status: status as i32,
+        exit_code: -1,
+        signal: 0,
+        started_ms: now,
+        finished_ms: now,
+        stdout_len: 0,
+        stderr_len: 0,
+        truncated: false,
+        message,
+        command_sha256: command_sha256.unwrap_or_else(|| sha256(run.command.as_bytes()).to_vec()),
+        stdout_sha256: empty.clone(),
+        stderr_sha256: empty,
+        signature: Vec::new(),
+    };
+    Reply {
+        result: ctx.sign(result),
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+    }
+}
+
+fn finished(ctx: &CommandContext, run: &RunCommand, o: Outcome, admitted: &Admitted) -> Reply {
+    let mut message = admitted.notes.clone();
+    if o.truncated {
+        message.extend(admitted.cap_note.clone());
+    }
+    message.extend(o.notes);
+    let result = CommandResult {
+        command_id: run.command_id.clone(),
+        status: o.status as i32,
+        exit_code: o.exit_code,
+        signal: o.signal,
+        started_ms: o.started_ms,
+        finished_ms: o.finished_ms,
+        stdout_len: o.stdout.len() as u64,
+        stderr_len: o.stderr.len() as u64,
+        truncated: o.truncated,
+        message: message.join("; "),
+        command_sha256: sha256(run.command.as_bytes()).to_vec(),
+        stdout_sha256: sha256(&o.stdout).to_vec(),
+        stderr_sha256: sha256(&o.stderr).to_vec(),
+        signature: Vec::new(),
+    };
+    Reply {
+        result: ctx.sign(result),
+        stdout: o.stdout,
+        stderr: o.stderr,
+    }
+}
+
+/// The answer for an id whose output was dropped: how it ended, with empty output, marked
+/// truncated when it had output. Deterministic, so every re-send is the same.
+fn without_output(ctx: &CommandContext, mut result: CommandResult, acked: bool) -> Reply {
+    let empty = sha256(b"").to_vec();
+    result.truncated |= result.stdout_len > 0 || result.stderr_len > 0;
+    result.stdout_len = 0;
+    result.stderr_len = 0;
+    result.stdout_sha256.clone_from(&empty);
+    result.stderr_sha256 = empty;
+    let why = if acked {
+        "its output was dropped after the appliance acknowledged the result"
+    } else {
+        "its output was dropped: the result was not acknowledged within the journal's bounds"
+    };
+    result.message = [result.message.as_str(), why]
+        .iter()
+        .filter(|s| !s.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join("; ");
+    Reply {
+        result: ctx.sign(result),
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+    }
+}
+
+/// Journals `reply` as its command's result. A failure is logged: the reply is still sent,
+/// and after a restart the command reads as started-no-result (answered INTERRUPTED).
+async fn record(ctx: &CommandContext, reply: &Reply) {
+    let journal = Arc::clone(&ctx.journal);
+    let r = reply.clone();
+    let now = ctx.now_ms();
+    let done = blocking(move || {
+        journal.finish(&r.result.command_id, &r.result, &r.stdout, &r.stderr, now)
+    })
+    .await;
+    let error = match done {
+        Ok(Ok(())) => return,
+        Ok(Err(e)) => e.to_string(),
+        Err(e) => e,
+    };
+    tracing::error!(command_id = %reply.result.command_id, %error, "could not journal a command result");
+}
+
+/// Runs blocking file work on tokio's blocking pool.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| format!("journal task failed: {e}"))
+}
+
+#[cfg(test)]
+mod tests;
