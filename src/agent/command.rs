@@ -6,22 +6,26 @@
 //! File access (journal, `agent.toml`, `/etc/passwd`) runs in `spawn_blocking`: the agent's
 //! runtime has one thread, which also carries the control stream and heartbeats.
 
-use std::path::{Path, PathBuf};
+mod admit;
+mod reply;
+
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
-use super::config::AgentConfig;
-use super::exec::{self, unix_ms, Outcome, RunAs, Spec};
+use super::exec::{self, unix_ms};
 use super::journal::{Entry, Journal};
 use super::state::Loaded;
 use crate::clock::SharedClock;
 use crate::crypto::digest::sha256;
 use crate::proto::agent::{
-    agent_message, AgentMessage, CommandOutput, CommandResult, CommandStatus, OutputStream,
-    RunCommand, COMMAND_RESULT_DOMAIN, MAX_OUTPUT_CHUNK,
+    AgentMessage, CommandResult, CommandStatus, RunCommand, COMMAND_RESULT_DOMAIN,
 };
+
+use admit::admit_off_thread;
+pub use reply::Reply;
+use reply::{finished, not_run, refusal, without_output};
 
 /// The longest `command_id` accepted (it is the journal key; the appliance's ids are short).
 pub const MAX_COMMAND_ID: usize = 256;
@@ -39,12 +43,12 @@ pub struct CommandContext {
 }
 
 impl CommandContext {
-    fn now_ms(&self) -> i64 {
+    pub(super) fn now_ms(&self) -> i64 {
         unix_ms(&*self.clock)
     }
 
     /// Signs `result` with the identity key over `CommandResult::payload`.
-    fn sign(&self, mut result: CommandResult) -> CommandResult {
+    pub(super) fn sign(&self, mut result: CommandResult) -> CommandResult {
         let payload = result.payload(&self.loaded.enrollment.agent_id);
         result.signature = self
             .loaded
@@ -71,48 +75,6 @@ impl Outbox {
         Self(rx)
     }
 }
-
-/// A result and the output it covers.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Reply {
-    /// The signed result.
-    pub result: CommandResult,
-    /// Kept stdout.
-    pub stdout: Vec<u8>,
-    /// Kept stderr.
-    pub stderr: Vec<u8>,
-}
-
-impl Reply {
-    /// The messages that carry it: stdout chunks, stderr chunks (each ≤ `MAX_OUTPUT_CHUNK`,
-    /// offsets counted per stream), then the result. The same reply always gives the same
-    /// messages.
-    pub fn messages(&self) -> impl Iterator<Item = AgentMessage> + '_ {
-        let id = &self.result.command_id;
-        let chunks = move |stream: OutputStream, data: &'_ [u8]| {
-            data.chunks(MAX_OUTPUT_CHUNK)
-                .scan(0u64, move |offset, chunk| {
-                    let out = CommandOutput {
-                        command_id: id.clone(),
-                        stream: stream as i32,
-                        offset: *offset,
-                        data: chunk.to_vec(),
-                    };
-                    *offset += chunk.len() as u64;
-                    Some(agent_message::Kind::CommandOutput(out))
-                })
-                .collect::<Vec<_>>()
-        };
-        chunks(OutputStream::Stdout, &self.stdout)
-            .into_iter()
-            .chain(chunks(OutputStream::Stderr, &self.stderr))
-            .chain(std::iter::once(agent_message::Kind::CommandResult(
-                self.result.clone(),
-            )))
-            .map(|kind| AgentMessage { kind: Some(kind) })
-    }
-}
-
 /// What to do with an arriving command.
 #[derive(Debug)]
 pub enum Prepared {
@@ -317,193 +279,6 @@ async fn changed(watch: &mut watch::Receiver<Option<mpsc::Sender<AgentMessage>>>
         std::future::pending::<()>().await;
     }
 }
-
-/// A command `agent.toml` lets run, and how.
-struct Admitted {
-    spec: Spec,
-    /// What the result's message says in any case (e.g. a clamped timeout).
-    notes: Vec<String>,
-    /// What it says if output was dropped because of the local cap.
-    cap_note: Option<String>,
-}
-
-/// Why a command does not run: `REFUSED` (policy) or `FAILED_TO_START`.
-struct NotRun {
-    status: CommandStatus,
-    message: String,
-}
-
-fn refused(message: String) -> NotRun {
-    NotRun {
-        status: CommandStatus::Refused,
-        message,
-    }
-}
-
-async fn admit_off_thread(ctx: &CommandContext, run: &RunCommand) -> Result<Admitted, NotRun> {
-    let (run, path) = (run.clone(), ctx.config_path.clone());
-    blocking(move || admit(&run, &path))
-        .await
-        .unwrap_or_else(|message| {
-            Err(NotRun {
-                status: CommandStatus::FailedToStart,
-                message,
-            })
-        })
-}
-
-/// The local policy for `run` under `agent.toml` at `path` (reads it and `/etc/passwd`).
-fn admit(run: &RunCommand, path: &Path) -> Result<Admitted, NotRun> {
-    if run.command.trim().is_empty() {
-        return Err(refused("the command is empty".into()));
-    }
-    if run.command.contains('\0') {
-        return Err(refused("the command contains a NUL byte".into()));
-    }
-    // Stale settings are no fallback: a broken file refuses commands until it is fixed.
-    let config = AgentConfig::load(path)
-        .map_err(|e| refused(format!("{e} (commands are refused until it is fixed)")))?;
-    if !config.commands {
-        return Err(refused(format!("commands = false in {}", path.display())));
-    }
-    let mut notes = Vec::new();
-    let max_s = config.command_timeout_max_s;
-    let asked_s = u64::from(run.timeout_s);
-    // 0 is proto3's "not set": the local maximum applies.
-    let timeout_s = if asked_s == 0 {
-        max_s
-    } else if asked_s > max_s {
-        notes.push(format!(
-            "timeout_s {asked_s} clamped to command_timeout_max_s = {max_s} in {}",
-            path.display()
-        ));
-        max_s
-    } else {
-        asked_s
-    };
-    let max_bytes = config.command_output_max_bytes;
-    let cap = match run.output_cap_bytes {
-        0 => max_bytes,
-        asked => asked.min(max_bytes),
-    };
-    let cap_note = (run.output_cap_bytes > max_bytes).then(|| {
-        format!(
-            "output capped at command_output_max_bytes = {max_bytes} in {}",
-            path.display()
-        )
-    });
-    let run_as =
-        RunAs::for_this_host(config.run_as.as_deref(), path).map_err(|message| NotRun {
-            status: CommandStatus::FailedToStart,
-            message,
-        })?;
-    Ok(Admitted {
-        spec: Spec {
-            command: run.command.clone(),
-            run_as,
-            timeout: Duration::from_secs(timeout_s),
-            output_cap: usize::try_from(cap).unwrap_or(usize::MAX),
-        },
-        notes,
-        cap_note,
-    })
-}
-
-fn refusal(ctx: &CommandContext, run: &RunCommand, why: NotRun) -> Reply {
-    let NotRun { status, message } = why;
-    tracing::warn!(command_id = %run.command_id, ?status, %message, "command not run");
-    not_run(ctx, run, status, message, None)
-}
-
-/// A signed result for a command that did not run (now), without output.
-fn not_run(
-    ctx: &CommandContext,
-    run: &RunCommand,
-    status: CommandStatus,
-    message: String,
-    command_sha256: Option<Vec<u8>>,
-) -> Reply {
-    let now = ctx.now_ms();
-    let empty = sha256(b"").to_vec();
-    let result = CommandResult {
-        command_id: run.command_id.clone(),
-        status: status as i32,
-        exit_code: -1,
-        signal: 0,
-        started_ms: now,
-        finished_ms: now,
-        stdout_len: 0,
-        stderr_len: 0,
-        truncated: false,
-        message,
-        command_sha256: command_sha256.unwrap_or_else(|| sha256(run.command.as_bytes()).to_vec()),
-        stdout_sha256: empty.clone(),
-        stderr_sha256: empty,
-        signature: Vec::new(),
-    };
-    Reply {
-        result: ctx.sign(result),
-        stdout: Vec::new(),
-        stderr: Vec::new(),
-    }
-}
-
-fn finished(ctx: &CommandContext, run: &RunCommand, o: Outcome, admitted: &Admitted) -> Reply {
-    let mut message = admitted.notes.clone();
-    if o.truncated {
-        message.extend(admitted.cap_note.clone());
-    }
-    message.extend(o.notes);
-    let result = CommandResult {
-        command_id: run.command_id.clone(),
-        status: o.status as i32,
-        exit_code: o.exit_code,
-        signal: o.signal,
-        started_ms: o.started_ms,
-        finished_ms: o.finished_ms,
-        stdout_len: o.stdout.len() as u64,
-        stderr_len: o.stderr.len() as u64,
-        truncated: o.truncated,
-        message: message.join("; "),
-        command_sha256: sha256(run.command.as_bytes()).to_vec(),
-        stdout_sha256: sha256(&o.stdout).to_vec(),
-        stderr_sha256: sha256(&o.stderr).to_vec(),
-        signature: Vec::new(),
-    };
-    Reply {
-        result: ctx.sign(result),
-        stdout: o.stdout,
-        stderr: o.stderr,
-    }
-}
-
-/// The answer for an id whose output was dropped: how it ended, with empty output, marked
-/// truncated when it had output. Deterministic, so every re-send is the same.
-fn without_output(ctx: &CommandContext, mut result: CommandResult, acked: bool) -> Reply {
-    let empty = sha256(b"").to_vec();
-    result.truncated |= result.stdout_len > 0 || result.stderr_len > 0;
-    result.stdout_len = 0;
-    result.stderr_len = 0;
-    result.stdout_sha256.clone_from(&empty);
-    result.stderr_sha256 = empty;
-    let why = if acked {
-        "its output was dropped after the appliance acknowledged the result"
-    } else {
-        "its output was dropped: the result was not acknowledged within the journal's bounds"
-    };
-    result.message = [result.message.as_str(), why]
-        .iter()
-        .filter(|s| !s.is_empty())
-        .copied()
-        .collect::<Vec<_>>()
-        .join("; ");
-    Reply {
-        result: ctx.sign(result),
-        stdout: Vec::new(),
-        stderr: Vec::new(),
-    }
-}
-
 /// Journals `reply` as its command's result. A failure is logged: the reply is still sent,
 /// and after a restart the command reads as started-no-result (answered INTERRUPTED).
 async fn record(ctx: &CommandContext, reply: &Reply) {
@@ -523,7 +298,9 @@ async fn record(ctx: &CommandContext, reply: &Reply) {
 }
 
 /// Runs blocking file work on tokio's blocking pool.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
+pub(super) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| format!("journal task failed: {e}"))

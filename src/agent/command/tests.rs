@@ -9,6 +9,7 @@ use tempfile::TempDir;
 use super::*;
 use crate::agent::test_support::{ctx, loaded, reassemble, run, split, verifies};
 use crate::clock::SystemClock;
+use crate::proto::agent::{OutputStream, MAX_OUTPUT_CHUNK};
 
 /// Everything `handle_run_command` sends for `r`.
 async fn handle(ctx: &CommandContext, r: RunCommand) -> Vec<AgentMessage> {

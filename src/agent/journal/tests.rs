@@ -1,5 +1,6 @@
 use std::os::unix::fs::PermissionsExt;
 
+use super::bounds::mtime_ms;
 use super::*;
 
 const T0: i64 = 1_800_000_000_000;
