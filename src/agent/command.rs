@@ -75,6 +75,7 @@ impl Outbox {
         Self(rx)
     }
 }
+
 /// What to do with an arriving command.
 #[derive(Debug)]
 pub enum Prepared {
@@ -161,17 +162,12 @@ pub async fn prepare(ctx: &CommandContext, run: RunCommand) -> Prepared {
                 reply.result = ctx.sign(reply.result);
             }
             tracing::warn!(command_id = %run.command_id, "command was interrupted by an agent restart; answering INTERRUPTED");
-            record(ctx, &reply).await;
-            return Prepared::Answer(reply);
+            return Prepared::Answer(record(ctx, reply).await);
         }
     }
     match admit_off_thread(ctx, &run).await {
         Ok(_) => Prepared::Run(Job { run }),
-        Err(refused) => {
-            let reply = refusal(ctx, &run, refused);
-            record(ctx, &reply).await;
-            Prepared::Answer(reply)
-        }
+        Err(refused) => Prepared::Answer(record(ctx, refusal(ctx, &run, refused)).await),
     }
 }
 
@@ -188,11 +184,7 @@ impl Job {
         let run = self.run;
         let admitted = match admit_off_thread(ctx, &run).await {
             Ok(admitted) => admitted,
-            Err(refused) => {
-                let reply = refusal(ctx, &run, refused);
-                record(ctx, &reply).await;
-                return Some(reply);
-            }
+            Err(refused) => return Some(record(ctx, refusal(ctx, &run, refused)).await),
         };
         let spec = &admitted.spec;
         let digest = sha256(run.command.as_bytes());
@@ -231,8 +223,7 @@ impl Job {
             ms = reply.result.finished_ms.saturating_sub(reply.result.started_ms),
             "command ended"
         );
-        record(ctx, &reply).await;
-        Some(reply)
+        Some(record(ctx, reply).await)
     }
 }
 
@@ -279,22 +270,30 @@ async fn changed(watch: &mut watch::Receiver<Option<mpsc::Sender<AgentMessage>>>
         std::future::pending::<()>().await;
     }
 }
-/// Journals `reply` as its command's result. A failure is logged: the reply is still sent,
-/// and after a restart the command reads as started-no-result (answered INTERRUPTED).
-async fn record(ctx: &CommandContext, reply: &Reply) {
+
+/// Journals `reply` as its command's result and hands it back. A failure is logged: the
+/// reply is still sent, and after a restart the command reads as started-no-result
+/// (answered INTERRUPTED).
+async fn record(ctx: &CommandContext, reply: Reply) -> Reply {
     let journal = Arc::clone(&ctx.journal);
-    let r = reply.clone();
     let now = ctx.now_ms();
+    // Shared with the blocking task rather than copied: the output can be 16 MiB.
+    let shared = Arc::new(reply);
+    let r = Arc::clone(&shared);
     let done = blocking(move || {
         journal.finish(&r.result.command_id, &r.result, &r.stdout, &r.stderr, now)
     })
     .await;
     let error = match done {
-        Ok(Ok(())) => return,
-        Ok(Err(e)) => e.to_string(),
-        Err(e) => e,
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(e) => Some(e),
     };
-    tracing::error!(command_id = %reply.result.command_id, %error, "could not journal a command result");
+    if let Some(error) = error {
+        tracing::error!(command_id = %shared.result.command_id, %error, "could not journal a command result");
+    }
+    // The task has dropped its handle by the time it is joined.
+    Arc::try_unwrap(shared).unwrap_or_else(|still_shared| (*still_shared).clone())
 }
 
 /// Runs blocking file work on tokio's blocking pool.

@@ -277,16 +277,10 @@ impl Journal {
         stderr: &[u8],
         now_ms: i64,
     ) -> Result<(), AgentError> {
-        let record = Record::Finished {
-            command_id: command_id.into(),
-            result: result.clone(),
-            stdout: stdout.to_vec(),
-            stderr: stderr.to_vec(),
-            at_ms: now_ms,
-        };
+        let bytes = record::encode_finished(command_id, result, stdout, stderr, now_ms);
         {
             let mut index = self.lock();
-            self.replace(&mut index, command_id, &record)?;
+            self.replace(&mut index, command_id, (Kind::Finished, now_ms), &bytes)?;
         }
         self.prune(now_ms);
         Ok(())
@@ -325,21 +319,21 @@ impl Journal {
             acked,
             at_ms: now_ms,
         };
-        self.replace(index, command_id, &record)
+        self.replace(index, command_id, record.kind_and_time(), &record.encode())
     }
 
-    /// Atomically replaces the file of `command_id` with `record` (tmp, fsync, rename, fsync
-    /// the dir) and indexes it.
+    /// Atomically replaces the file of `command_id` with a record's `bytes` (tmp, fsync,
+    /// rename, fsync the dir) and indexes it.
     fn replace(
         &self,
         index: &mut HashMap<String, Meta>,
         command_id: &str,
-        record: &Record,
+        (kind, at_ms): (Kind, i64),
+        bytes: &[u8],
     ) -> Result<(), AgentError> {
         let name = file_name(command_id);
         let path = self.dir.join(&name);
         let tmp = self.dir.join(format!(".{name}.tmp"));
-        let bytes = record.encode();
         let _ = fs::remove_file(&tmp);
         let mut f = OpenOptions::new()
             .write(true)
@@ -347,16 +341,11 @@ impl Journal {
             .mode(0o600)
             .open(&tmp)
             .map_err(|source| io(&tmp, source))?;
-        f.write_all(&bytes)
+        f.write_all(bytes)
             .and_then(|()| f.sync_all())
             .map_err(|source| io(&tmp, source))?;
         fs::rename(&tmp, &path).map_err(|source| io(&path, source))?;
         self.sync_dir()?;
-        let (kind, at_ms) = match record {
-            Record::Started { at_ms, .. } => (Kind::Started, *at_ms),
-            Record::Finished { at_ms, .. } => (Kind::Finished, *at_ms),
-            Record::Tombstone { at_ms, .. } => (Kind::Tombstone, *at_ms),
-        };
         index.insert(
             name,
             Meta {

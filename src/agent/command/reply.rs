@@ -27,28 +27,33 @@ impl Reply {
     /// messages.
     pub fn messages(&self) -> impl Iterator<Item = AgentMessage> + '_ {
         let id = &self.result.command_id;
-        let chunks = move |stream: OutputStream, data: &'_ [u8]| {
-            data.chunks(MAX_OUTPUT_CHUNK)
-                .scan(0u64, move |offset, chunk| {
-                    let out = CommandOutput {
-                        command_id: id.clone(),
-                        stream: stream as i32,
-                        offset: *offset,
-                        data: chunk.to_vec(),
-                    };
-                    *offset += chunk.len() as u64;
-                    Some(agent_message::Kind::CommandOutput(out))
-                })
-                .collect::<Vec<_>>()
-        };
-        chunks(OutputStream::Stdout, &self.stdout)
-            .into_iter()
-            .chain(chunks(OutputStream::Stderr, &self.stderr))
+        chunks(id, OutputStream::Stdout, &self.stdout)
+            .chain(chunks(id, OutputStream::Stderr, &self.stderr))
+            .map(agent_message::Kind::CommandOutput)
             .chain(std::iter::once(agent_message::Kind::CommandResult(
                 self.result.clone(),
             )))
             .map(|kind| AgentMessage { kind: Some(kind) })
     }
+}
+
+/// `data` as `CommandOutput` chunks, made one at a time as they are sent.
+fn chunks<'a>(
+    command_id: &'a str,
+    stream: OutputStream,
+    data: &'a [u8],
+) -> impl Iterator<Item = CommandOutput> + 'a {
+    data.chunks(MAX_OUTPUT_CHUNK)
+        .scan(0u64, move |offset, chunk| {
+            let out = CommandOutput {
+                command_id: command_id.to_string(),
+                stream: stream as i32,
+                offset: *offset,
+                data: chunk.to_vec(),
+            };
+            *offset += chunk.len() as u64;
+            Some(out)
+        })
 }
 
 pub(super) fn refusal(ctx: &CommandContext, run: &RunCommand, why: NotRun) -> Reply {

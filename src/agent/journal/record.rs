@@ -91,67 +91,50 @@ impl Record {
         }
     }
 
+    /// Its kind and time.
+    pub fn kind_and_time(&self) -> (Kind, i64) {
+        match self {
+            Self::Started { at_ms, .. } => (Kind::Started, *at_ms),
+            Self::Finished { at_ms, .. } => (Kind::Finished, *at_ms),
+            Self::Tombstone { at_ms, .. } => (Kind::Tombstone, *at_ms),
+        }
+    }
+
     /// Its file bytes.
     pub fn encode(&self) -> Vec<u8> {
-        let mut fields: Vec<&[u8]> = Vec::with_capacity(4);
-        let encoded;
-        let (kind, at_ms) = match self {
+        match self {
             Self::Started {
                 command_id,
                 request_id,
                 command_sha256,
                 at_ms,
-            } => {
-                fields.extend([
-                    command_id.as_bytes(),
-                    request_id.as_bytes(),
-                    command_sha256.as_slice(),
-                ]);
-                (Kind::Started, *at_ms)
-            }
+            } => frame(
+                Kind::Started,
+                *at_ms,
+                &[command_id.as_bytes(), request_id.as_bytes(), command_sha256],
+            ),
             Self::Finished {
                 command_id,
                 result,
                 stdout,
                 stderr,
                 at_ms,
-            } => {
-                encoded = result.encode_to_vec();
-                fields.extend([
-                    command_id.as_bytes(),
-                    encoded.as_slice(),
-                    stdout.as_slice(),
-                    stderr.as_slice(),
-                ]);
-                (Kind::Finished, *at_ms)
-            }
+            } => encode_finished(command_id, result, stdout, stderr, *at_ms),
             Self::Tombstone {
                 command_id,
                 result,
                 acked,
                 at_ms,
-            } => {
-                encoded = result.encode_to_vec();
-                let flag: &[u8] = if *acked { &[1] } else { &[0] };
-                fields.extend([command_id.as_bytes(), encoded.as_slice(), flag]);
-                (Kind::Tombstone, *at_ms)
-            }
-        };
-        let payload_len: usize = fields.iter().map(|f| 4 + f.len()).sum();
-        let mut out = Vec::with_capacity(HEADER_LEN + payload_len + DIGEST_LEN);
-        out.extend_from_slice(MAGIC);
-        out.push(VERSION);
-        out.push(kind as u8);
-        out.extend_from_slice(&at_ms.to_le_bytes());
-        // Fields are bounded by the 16 MiB output cap, far below u32::MAX.
-        out.extend_from_slice(&u32::try_from(payload_len).unwrap_or(u32::MAX).to_le_bytes());
-        for f in fields {
-            out.extend_from_slice(&u32::try_from(f.len()).unwrap_or(u32::MAX).to_le_bytes());
-            out.extend_from_slice(f);
+            } => frame(
+                Kind::Tombstone,
+                *at_ms,
+                &[
+                    command_id.as_bytes(),
+                    &result.encode_to_vec(),
+                    &[u8::from(*acked)],
+                ],
+            ),
         }
-        let digest = sha256(&out);
-        out.extend_from_slice(&digest);
-        out
     }
 
     /// Parses and checks a whole file.
@@ -198,6 +181,45 @@ impl Record {
         }
         Ok(record)
     }
+}
+
+/// The file bytes of a [`Record::Finished`], from borrowed parts (the output can be 16 MiB:
+/// it is not copied into a `Record` first).
+pub fn encode_finished(
+    command_id: &str,
+    result: &CommandResult,
+    stdout: &[u8],
+    stderr: &[u8],
+    at_ms: i64,
+) -> Vec<u8> {
+    frame(
+        Kind::Finished,
+        at_ms,
+        &[
+            command_id.as_bytes(),
+            &result.encode_to_vec(),
+            stdout,
+            stderr,
+        ],
+    )
+}
+
+fn frame(kind: Kind, at_ms: i64, fields: &[&[u8]]) -> Vec<u8> {
+    let payload_len: usize = fields.iter().map(|f| 4 + f.len()).sum();
+    let mut out = Vec::with_capacity(HEADER_LEN + payload_len + DIGEST_LEN);
+    out.extend_from_slice(MAGIC);
+    out.push(VERSION);
+    out.push(kind as u8);
+    out.extend_from_slice(&at_ms.to_le_bytes());
+    // Fields are bounded by the 16 MiB output cap, far below u32::MAX.
+    out.extend_from_slice(&u32::try_from(payload_len).unwrap_or(u32::MAX).to_le_bytes());
+    for f in fields {
+        out.extend_from_slice(&u32::try_from(f.len()).unwrap_or(u32::MAX).to_le_bytes());
+        out.extend_from_slice(f);
+    }
+    let digest = sha256(&out);
+    out.extend_from_slice(&digest);
+    out
 }
 
 /// The kind and time in a file's first [`HEADER_LEN`] bytes.
@@ -282,13 +304,7 @@ mod tests {
         for r in samples() {
             let bytes = r.encode();
             assert_eq!(Record::decode(&bytes).unwrap(), r);
-            let (kind, at) = peek(&bytes[..HEADER_LEN]).unwrap();
-            let expected = match &r {
-                Record::Started { at_ms, .. } => (Kind::Started, *at_ms),
-                Record::Finished { at_ms, .. } => (Kind::Finished, *at_ms),
-                Record::Tombstone { at_ms, .. } => (Kind::Tombstone, *at_ms),
-            };
-            assert_eq!((kind, at), expected);
+            assert_eq!(peek(&bytes[..HEADER_LEN]).unwrap(), r.kind_and_time());
         }
     }
 
