@@ -5,7 +5,7 @@
 //!
 //! `<state dir>/commands/` (0700) holds one file per command id, named by the hex SHA-256 of
 //! the id (ids come from the network; hashing keeps them out of path syntax), mode 0600,
-//! holding one [`record`]:
+//! holding one checksummed record (format: `journal/record.rs`):
 //!
 //! 1. *started*: created with `O_EXCL` and fsynced (file and dir) **before** the command runs;
 //! 2. *finished*: the signed `CommandResult` and the kept stdout/stderr, written to
