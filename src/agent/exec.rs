@@ -64,12 +64,14 @@ pub struct RunAs {
 
 impl RunAs {
     /// Who a command runs as when `agent.toml` (at `config_path`) says `run_as`, given the
-    /// passwd text and the agent's effective uid. `Err` is the reason it cannot start: an
-    /// unknown user, or a switch only root could make.
+    /// passwd text, the agent's effective uid and whether it may change users (root, or
+    /// `CAP_SETUID` and `CAP_SETGID`, see [`may_switch_users`]). `Err` is the reason it
+    /// cannot start: an unknown user, or a switch this agent may not make.
     pub fn resolve(
         run_as: Option<&str>,
         passwd: &str,
         agent_uid: u32,
+        can_switch: bool,
         config_path: &Path,
     ) -> Result<Self, String> {
         let Some(name) = run_as else {
@@ -96,12 +98,13 @@ impl RunAs {
         };
         if a.uid == agent_uid {
             Ok(Self::from_account(a, false))
-        } else if agent_uid == 0 {
+        } else if can_switch {
             Ok(Self::from_account(a, true))
         } else {
             Err(format!(
-                "run_as = {name:?} in {} needs an agent running as root (this one runs as uid \
-                 {agent_uid}); run the agent as root or remove run_as",
+                "run_as = {name:?} in {} needs an agent running as root or with CAP_SETUID and \
+                 CAP_SETGID (this one runs as uid {agent_uid} without them); run the agent as \
+                 root, grant the capabilities (see tundra-agent.service), or remove run_as",
                 config_path.display()
             ))
         }
@@ -112,7 +115,9 @@ impl RunAs {
     pub fn for_this_host(run_as: Option<&str>, config_path: &Path) -> Result<Self, String> {
         let passwd = account::read_passwd().map_err(|e| format!("{}: {e}", account::PASSWD))?;
         let uid = rustix::process::geteuid().as_raw();
-        let mut me = Self::resolve(run_as, &passwd, uid, config_path)?;
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let can_switch = uid == 0 || may_switch_users(&status);
+        let mut me = Self::resolve(run_as, &passwd, uid, can_switch, config_path)?;
         if me.home.is_absolute() && me.home.is_dir() {
             me.cwd.clone_from(&me.home);
         }
@@ -129,6 +134,18 @@ impl RunAs {
             switch,
         }
     }
+}
+
+/// Whether `/proc/self/status` text shows both `CAP_SETUID` (7) and `CAP_SETGID` (6) in the
+/// effective set — what a non-root agent needs (ambient capabilities from its unit) for std
+/// to set the command's gid, drop the supplementary groups and set its uid.
+pub fn may_switch_users(proc_status: &str) -> bool {
+    const NEEDED: u64 = (1 << 6) | (1 << 7);
+    proc_status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .is_some_and(|eff| eff & NEEDED == NEEDED)
 }
 
 /// What to run.

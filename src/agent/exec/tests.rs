@@ -221,25 +221,47 @@ fn resolve_picks_the_user_and_refuses_switches_only_root_can_make() {
                   agent:x:998:997::/var/lib/tundra-agent:/usr/sbin/nologin\n\
                   app:x:1001:1001::/home/app:/bin/sh\n";
     let path = Path::new(CONFIG);
-    let own = RunAs::resolve(None, passwd, 998, path).unwrap();
+    let own = RunAs::resolve(None, passwd, 998, false, path).unwrap();
     assert_eq!((own.name.as_str(), own.switch), ("agent", false));
-    let same = RunAs::resolve(Some("agent"), passwd, 998, path).unwrap();
+    let same = RunAs::resolve(Some("agent"), passwd, 998, false, path).unwrap();
     assert!(!same.switch);
-    let from_root = RunAs::resolve(Some("app"), passwd, 0, path).unwrap();
+    let from_root = RunAs::resolve(Some("app"), passwd, 0, true, path).unwrap();
     assert_eq!(
         (from_root.uid, from_root.gid, from_root.switch),
         (1001, 1001, true)
     );
     assert_eq!(from_root.home, PathBuf::from("/home/app"));
 
-    let refused = RunAs::resolve(Some("app"), passwd, 998, path).unwrap_err();
+    let refused = RunAs::resolve(Some("app"), passwd, 998, false, path).unwrap_err();
+    assert!(refused.contains("CAP_SETUID and CAP_SETGID"), "{refused}");
+    let with_caps = RunAs::resolve(Some("app"), passwd, 998, true, path).unwrap();
     assert!(
-        refused.contains("run the agent as root or remove run_as"),
-        "{refused}"
+        with_caps.switch,
+        "a non-root agent with both capabilities switches"
     );
     assert!(refused.contains(CONFIG), "{refused}");
-    let unknown = RunAs::resolve(Some("ghost"), passwd, 0, path).unwrap_err();
+    let unknown = RunAs::resolve(Some("ghost"), passwd, 0, true, path).unwrap_err();
     assert!(unknown.contains("no such user"), "{unknown}");
-    let nameless = RunAs::resolve(None, passwd, 4242, path).unwrap();
+    let nameless = RunAs::resolve(None, passwd, 4242, false, path).unwrap();
     assert_eq!((nameless.name.as_str(), nameless.switch), ("4242", false));
+}
+
+#[test]
+fn switching_users_needs_both_setuid_and_setgid_capabilities() {
+    let status = |eff: &str| format!("Name:\ttundra\nCapInh:\t0000000000000000\nCapEff:\t{eff}\n");
+    assert!(
+        may_switch_users(&status("00000000000000c0")),
+        "SETGID | SETUID"
+    );
+    assert!(may_switch_users(&status("000001ffffffffff")), "everything");
+    assert!(
+        !may_switch_users(&status("0000000000000080")),
+        "SETUID alone"
+    );
+    assert!(
+        !may_switch_users(&status("0000000000000040")),
+        "SETGID alone"
+    );
+    assert!(!may_switch_users(&status("0000000000000000")));
+    assert!(!may_switch_users("Name:\tx\n"), "no CapEff line");
 }
