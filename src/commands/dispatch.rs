@@ -24,6 +24,10 @@ use crate::proto::agent::{
 use crate::rendezvous::AgentEvents;
 use crate::store::Table;
 
+/// How often a result whose output did not arrive whole is asked for again (the agent
+/// replays it from its journal) before what did arrive is stored as it is.
+const MAX_REPLAYS: u8 = 2;
+
 /// A command handed to a live connection, with its output so far.
 #[derive(Debug)]
 pub(crate) struct Inflight {
@@ -32,6 +36,17 @@ pub(crate) struct Inflight {
     cap: u64,
     stdout: Vec<u8>,
     stderr: Vec<u8>,
+    replays: u8,
+}
+
+/// What became of a result.
+enum Stored {
+    /// Stored (now or before): the agent may forget its copy.
+    Done,
+    /// Refused (audited); nothing changed.
+    Refused,
+    /// Output is missing: ask the agent to send it all again.
+    Replay(Box<CommandRow>),
 }
 
 impl Inflight {
@@ -78,25 +93,49 @@ impl Commands {
         let Some(conn) = self.hub.connection(&row.agent) else {
             return;
         };
-        {
-            let mut inflight = lock(&self.inflight);
-            if inflight.get(&row.id).is_some_and(|f| f.conn == conn) {
-                return; // already handed to this connection
-            }
-            inflight.insert(
-                row.id.clone(),
-                Inflight {
-                    agent: row.agent.clone(),
-                    conn,
-                    cap: row.output_cap,
-                    stdout: Vec::new(),
-                    stderr: Vec::new(),
-                },
-            );
+        if !self.hand_over(row, conn) {
+            return; // already handed to this connection
         }
         if !self.hub.send(&row.agent, run_message(row)) {
             // The queue was full or the agent left: the sweep or its next connect retries.
-            lock(&self.inflight).remove(&row.id);
+            self.take_back(&row.id, conn);
+        }
+    }
+
+    /// Notes that `row` is being handed to connection `conn`; `false` if it already was.
+    /// Output already received is kept: a command that ran across a reconnect sends the
+    /// rest (or all of it again) on the new stream, and each byte is kept once.
+    fn hand_over(&self, row: &CommandRow, conn: u64) -> bool {
+        let mut inflight = lock(&self.inflight);
+        match inflight.get_mut(&row.id) {
+            Some(f) if f.conn == conn => false,
+            Some(f) => {
+                f.conn = conn;
+                true
+            }
+            None => {
+                inflight.insert(
+                    row.id.clone(),
+                    Inflight {
+                        agent: row.agent.clone(),
+                        conn,
+                        cap: row.output_cap,
+                        stdout: Vec::new(),
+                        stderr: Vec::new(),
+                        replays: 0,
+                    },
+                );
+                true
+            }
+        }
+    }
+
+    /// Forgets that `id` was handed to `conn` (sending failed), keeping any output.
+    fn take_back(&self, id: &str, conn: u64) {
+        if let Some(f) = lock(&self.inflight).get_mut(id) {
+            if f.conn == conn {
+                f.conn = 0;
+            }
         }
     }
 
@@ -142,18 +181,11 @@ impl Commands {
             Err(_) => return,
         };
         for row in rows {
-            lock(&self.inflight).insert(
-                row.id.clone(),
-                Inflight {
-                    agent: agent.clone(),
-                    conn,
-                    cap: row.output_cap,
-                    stdout: Vec::new(),
-                    stderr: Vec::new(),
-                },
-            );
+            if !self.hand_over(&row, conn) {
+                continue;
+            }
             if !self.hub.send_wait(&agent, run_message(&row)).await {
-                lock(&self.inflight).remove(&row.id);
+                self.take_back(&row.id, conn);
                 return;
             }
             self.notify(&row.id);
@@ -161,10 +193,18 @@ impl Commands {
     }
 
     /// Checks and stores a result; `Ok(true)` when the agent may forget its copy.
-    fn store_result(&self, agent: &AgentId, r: &CommandResult) -> Result<bool, CommandError> {
+    fn store_result(&self, agent: &AgentId, r: &CommandResult) -> Result<Stored, CommandError> {
         let id = r.command_id.as_str();
-        let inflight = lock(&self.inflight).remove(id);
-        let refuse = |row: Option<&CommandRow>, reason: &str| -> Result<bool, CommandError> {
+        // Only this agent's own command: a result naming another agent's command must not
+        // disturb that command's output.
+        let inflight = {
+            let mut all = lock(&self.inflight);
+            match all.get(id) {
+                Some(f) if f.agent == *agent => all.remove(id),
+                _ => None,
+            }
+        };
+        let refuse = |row: Option<&CommandRow>, reason: &str| -> Result<Stored, CommandError> {
             let ctx = AuditContext {
                 team: row.map(|r| r.team.clone()),
                 ..AuditContext::actor(Actor::Agent(agent.0.clone()))
@@ -175,7 +215,7 @@ impl Commands {
                 reason: reason.into(),
             };
             self.audit.append_alone(&self.store, &ctx, &event)?;
-            Ok(false)
+            Ok(Stored::Refused)
         };
         let row = self
             .store
@@ -184,7 +224,7 @@ impl Commands {
             return refuse(None, "not_this_agents_command");
         };
         if row.result.is_some() {
-            return Ok(true); // stored before; the agent missed the ack
+            return Ok(Stored::Done); // stored before; the agent missed the ack
         }
         // A command that expired in the queue may still have reached the agent before an
         // appliance restart: its late result is the truth and is kept. Anything else that
@@ -208,11 +248,29 @@ impl Commands {
             };
             return refuse(Some(&row), reason);
         }
-        let (stdout, stderr) = inflight.map(|f| (f.stdout, f.stderr)).unwrap_or_default();
+        let (stdout, stderr, replays) = inflight
+            .map(|f| (f.stdout, f.stderr, f.replays))
+            .unwrap_or_default();
         let complete = stdout.len() as u64 == r.stdout_len
             && stderr.len() as u64 == r.stderr_len
             && sha256(&stdout).as_slice() == r.stdout_sha256.as_slice()
             && sha256(&stderr).as_slice() == r.stderr_sha256.as_slice();
+        if !complete && replays < MAX_REPLAYS {
+            // Chunks were lost (they came before the appliance knew the command, e.g. right
+            // after its restart): the agent's journal has them all; ask for them again.
+            lock(&self.inflight).insert(
+                row.id.clone(),
+                Inflight {
+                    agent: agent.clone(),
+                    conn: self.hub.connection(agent).unwrap_or(0),
+                    cap: row.output_cap,
+                    stdout: Vec::new(),
+                    stderr: Vec::new(),
+                    replays: replays + 1,
+                },
+            );
+            return Ok(Stored::Replay(Box::new(row)));
+        }
         let status = match WireStatus::try_from(r.status) {
             Ok(WireStatus::Exited) => CommandStatus::Completed,
             Ok(WireStatus::TimedOut) => CommandStatus::TimedOut,
@@ -271,7 +329,7 @@ impl Commands {
             self.audit.append(tx, &ctx, &event)?;
             Ok(())
         })?;
-        Ok(true)
+        Ok(Stored::Done)
     }
 }
 
@@ -306,16 +364,20 @@ impl AgentEvents for Commands {
             let stored =
                 tokio::task::spawn_blocking(move || worker.store_result(&who, &result)).await;
             match stored {
-                Ok(Ok(true)) => {
+                Ok(Ok(Stored::Replay(row))) => {
+                    tracing::debug!(command = %id, "output incomplete; asking the agent again");
+                    this.hub.send_wait(&agent, run_message(&row)).await;
+                }
+                Ok(Ok(Stored::Done)) => {
+                    this.notify(&id);
                     let ack = ServerMessage {
                         kind: Some(server_message::Kind::CommandAck(CommandAck {
                             command_id: id.clone(),
                         })),
                     };
                     this.hub.send_wait(&agent, ack).await;
-                    this.notify(&id);
                 }
-                Ok(Ok(false)) => {}
+                Ok(Ok(Stored::Refused)) => {}
                 Ok(Err(e)) => {
                     tracing::error!(command = %id, error = %e, "could not store a command result")
                 }
