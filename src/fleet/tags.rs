@@ -11,11 +11,7 @@ pub fn check_tags(field: &'static str, tags: Vec<String>) -> Result<Vec<String>,
     let mut out: Vec<String> = Vec::new();
     for t in tags {
         let t = t.trim().to_ascii_lowercase();
-        let ok = !t.is_empty()
-            && t.len() <= 32
-            && t.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.:".contains(&b));
-        if !ok {
+        if !crate::model::is_well_formed_tag(&t) {
             return Err(FleetError::Invalid {
                 field,
                 message: format!(

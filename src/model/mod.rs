@@ -82,9 +82,18 @@ impl fmt::Display for AgentId {
     }
 }
 
+/// Whether `s` is a well-formed agent tag: 1–32 characters of `a-z 0-9 - _ . :`. The one
+/// rule for tags, wherever they are given (enrollment, the fleet, ACL policies).
+pub fn is_well_formed_tag(s: &str) -> bool {
+    (1..=32).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.:".contains(&b))
+}
+
 /// A member's role in one team, from most to least powerful.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum Role {
     /// Reads the fleet and the team's audit log.
     Viewer,

@@ -1,7 +1,9 @@
 //! Pure policy decisions: given facts, answer allow or deny. No I/O, no clock reads, no store.
 //!
-//! Today: the RBAC matrix and login throttling of SPEC §4. The ACL, the command security
-//! engine and rate limits join it as the command pipeline lands.
+//! Today: the RBAC matrix and login throttling of SPEC §4, and for the command pipeline the
+//! team ACL ([`acl`]: roles, agent allow/block lists, time windows in IANA zones) and the
+//! per-user command rate limiter ([`rate`]), the command security engine ([`engine`]) and a
+//! team's whole policy document ([`TeamPolicy`]).
 
 pub mod acl;
 mod bucket;
@@ -11,7 +13,12 @@ mod rbac;
 mod team;
 mod throttle;
 
+pub use acl::{
+    AclDecision, AclPolicy, AclRequest, ActionKind, DefaultMode, KindRoles, PolicyInvalid,
+    TimeWindow,
+};
 pub use bucket::Buckets;
+pub use rate::{RateDecision, RateLimiter};
 pub use rbac::{allows, can_assign, Action, MATRIX};
 pub use team::{TeamPolicy, APPROVAL_TAG, DEFAULT_APPROVAL_THRESHOLD, MAX_POLICY_BYTES};
 pub use throttle::{FailureEffects, LoginGate, LoginThrottle, ThrottleConfig};

@@ -19,7 +19,6 @@ pub const MAX_POLICY_BYTES: usize = 256 * 1024;
 #[serde(deny_unknown_fields, default)]
 pub struct TeamPolicy {
     /// Who may run what on which agents, and when.
-    #[schema(value_type = Object)]
     pub acl: AclPolicy,
     /// Commands whose risk score is at least this (1–100) wait for an owner or admin other
     /// than the requester.
