@@ -1,7 +1,7 @@
 //! The operator CLI as an operator runs it: the real `tundra` binary with its own config
 //! file (`TUNDRA_OPERATOR_CONFIG` in a temp dir) against the in-process appliance over
 //! HTTPS — login with each trust mode and with TOTP, the saved file's mode and content,
-//! `agents`, `exec`'s exit statuses, and `logout` revoking the token.
+//! `agents`, and `logout` revoking the token. `tundra exec`: `exec`.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -15,6 +15,8 @@ use tundra::model::Role;
 
 use crate::fixture::{stderr, stdout, Appliance};
 use crate::fleet_api::{enroll, fleet_with_people, login as browser_login, reg_token, PW};
+
+mod exec;
 
 /// One operator's laptop: a config file location of its own.
 struct Laptop {
@@ -328,101 +330,6 @@ async fn an_admin_may_ask_for_an_admin_token_and_a_viewer_gets_a_viewer_one() {
         viewer.saved()["role"],
         "viewer",
         "never above the user's own role"
-    );
-}
-
-#[tokio::test]
-async fn exec_of_a_blocked_command_exits_126_and_names_the_rule() {
-    let a = fleet_with_people().await;
-    let id = agent(&a, "web-1", &["web"]).await;
-    let laptop = Laptop::new();
-    let out = laptop.run(&["exec", &id, "--", "uptime"], "").await;
-    assert_eq!(out.status.code(), Some(255), "not logged in");
-    assert!(stderr(&out).contains("not logged in"), "{}", stderr(&out));
-
-    laptop
-        .login(&a, &["--pin-sha256", &panel_pin(&a)], "otto@example.com")
-        .await;
-    let out = laptop.run(&["exec", &id, "--", "rm", "-rf", "/"], "").await;
-    assert_eq!(out.status.code(), Some(126), "{}", stderr(&out));
-    let err = stderr(&out);
-    assert!(err.contains("blocked by the engine stage, rule "), "{err}");
-    assert!(stdout(&out).is_empty());
-
-    // By name, the same; an unknown name lists the agents.
-    let out = laptop.run(&["exec", "web-1", "--", "rm -rf /"], "").await;
-    assert_eq!(out.status.code(), Some(126), "{}", stderr(&out));
-    let out = laptop.run(&["exec", "mail-1", "--", "uptime"], "").await;
-    assert_eq!(out.status.code(), Some(255));
-    assert!(
-        stderr(&out).contains(&format!("web-1 ({id}, offline)")),
-        "{}",
-        stderr(&out)
-    );
-}
-
-#[tokio::test]
-async fn exec_no_wait_prints_the_id_of_a_command_waiting_for_approval() {
-    let a = fleet_with_people().await;
-    agent(&a, "db-1", &["require-approval"]).await;
-    let offline = agent(&a, "web-1", &["web"]).await;
-    let laptop = Laptop::new();
-    laptop
-        .login(&a, &["--pin-sha256", &panel_pin(&a)], "otto@example.com")
-        .await;
-
-    let out = laptop
-        .run(
-            &[
-                "exec",
-                "--no-wait",
-                "db-1",
-                "--",
-                "systemctl",
-                "restart",
-                "db",
-            ],
-            "",
-        )
-        .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let id = stdout(&out).trim().to_string();
-    assert!(id.starts_with("cmd_"), "{id}");
-    assert!(
-        stderr(&out).contains("waiting for an approval"),
-        "{}",
-        stderr(&out)
-    );
-    let (_, c) = bearer_get(&a, &laptop.token(), &format!("/api/v1/commands/{id}")).await;
-    assert_eq!(c["status"], "pending_approval");
-    assert_eq!(
-        c["command"], "systemctl restart db",
-        "words joined with spaces"
-    );
-
-    // The same request id answers the first command and makes no second one.
-    let args = [
-        "exec",
-        "--no-wait",
-        "--request-id",
-        "deploy-42",
-        &offline,
-        "--",
-        "uptime",
-    ];
-    let first = laptop.run(&args, "").await;
-    let again = laptop.run(&args, "").await;
-    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
-    assert_eq!(stdout(&first), stdout(&again));
-    let (_, c) = bearer_get(
-        &a,
-        &laptop.token(),
-        &format!("/api/v1/commands/{}", stdout(&first).trim()),
-    )
-    .await;
-    assert_eq!(
-        (c["status"].as_str(), c["request_id"].as_str()),
-        (Some("queued"), Some("deploy-42"))
     );
 }
 
