@@ -6,47 +6,84 @@
 use std::time::Duration;
 
 use tempfile::TempDir;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::ChildStderr;
 use tokio::sync::watch;
 use tundra::agent::{self, EnrollOptions, RunOptions, StateDir};
 
-use super::{agent, bearer_get, panel_pin, Laptop};
+use super::{agent, bearer_get, browser_login, panel_pin, Laptop};
 use crate::agents::{reg_token, wait_online};
 use crate::fixture::{stderr, stdout, Appliance};
-use crate::fleet_api::fleet_with_people;
+use crate::fleet_api::{fleet_with_people, status_and_body};
 
-/// A real agent daemon, in-process, enrolled in team Ops as `name` with tag `web`; it runs
-/// until the test ends.
+/// A real agent daemon, in-process, enrolled in team Ops as `name` with `tags`; once
+/// started it runs until the test ends.
 struct LiveAgent {
     id: String,
-    _stop: watch::Sender<bool>,
+    state: Option<StateDir>,
+    _stop: Option<watch::Sender<bool>>,
     _dir: TempDir,
 }
 
-async fn live_agent(a: &Appliance, name: &str) -> LiveAgent {
-    let dir = tempfile::tempdir().unwrap();
-    let state = StateDir::new(dir.path());
-    let opts = EnrollOptions {
-        server: a.url(""),
-        token: reg_token(a, "Ops", 1),
-        ca_sha256: a.core().fleet.ca_fingerprint().into(),
-        name: Some(name.into()),
-        tags: vec!["web".into()],
-        hostname: Some(name.into()),
-    };
-    let id = agent::enroll(&state, &opts).await.unwrap();
-    let (stop, rx) = watch::channel(false);
-    let run = RunOptions {
-        min_backoff: Duration::from_millis(50),
-        max_backoff: Duration::from_millis(200),
-        ..RunOptions::default()
-    };
-    tokio::spawn(async move { agent::run(&state, run, rx).await });
-    wait_online(a, &id, true).await;
-    LiveAgent {
-        id,
-        _stop: stop,
-        _dir: dir,
+impl LiveAgent {
+    /// Enrolls it (not running yet: offline).
+    async fn enroll(a: &Appliance, name: &str, tags: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::new(dir.path());
+        let opts = EnrollOptions {
+            server: a.url(""),
+            token: reg_token(a, "Ops", 1),
+            ca_sha256: a.core().fleet.ca_fingerprint().into(),
+            name: Some(name.into()),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            hostname: Some(name.into()),
+        };
+        let id = agent::enroll(&state, &opts).await.unwrap();
+        Self {
+            id,
+            state: Some(state),
+            _stop: None,
+            _dir: dir,
+        }
     }
+
+    /// Starts the daemon and waits until the appliance sees it online.
+    async fn start(&mut self, a: &Appliance) {
+        let state = self.state.take().unwrap();
+        let (stop, rx) = watch::channel(false);
+        let run = RunOptions {
+            min_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_millis(200),
+            ..RunOptions::default()
+        };
+        tokio::spawn(async move { agent::run(&state, run, rx).await });
+        wait_online(a, &self.id, true).await;
+        self._stop = Some(stop);
+    }
+}
+
+async fn live_agent(a: &Appliance, name: &str) -> LiveAgent {
+    let mut agent = LiveAgent::enroll(a, name, &["web"]).await;
+    agent.start(a).await;
+    agent
+}
+
+/// The next line the CLI writes to stderr (within 20 s).
+async fn next_line(lines: &mut Lines<BufReader<ChildStderr>>) -> String {
+    tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .expect("the CLI said nothing")
+        .unwrap()
+        .expect("stderr closed")
+}
+
+/// The rest of stderr, once the CLI has exited.
+async fn rest(mut lines: Lines<BufReader<ChildStderr>>) -> Vec<String> {
+    let mut out = Vec::new();
+    while let Some(l) = lines.next_line().await.unwrap() {
+        out.push(l);
+    }
+    out
 }
 
 /// An appliance with live agents named `names` and operator otto logged in on a laptop.
@@ -232,4 +269,92 @@ async fn exec_no_wait_prints_the_id_of_a_command_waiting_for_approval() {
         (c["status"].as_str(), c["request_id"].as_str()),
         (Some("queued"), Some("deploy-42"))
     );
+}
+
+#[tokio::test]
+async fn exec_says_once_that_it_waits_for_an_approval_and_returns_when_it_ran() {
+    let a = fleet_with_people().await;
+    let mut db = LiveAgent::enroll(&a, "db-1", &["require-approval"]).await;
+    db.start(&a).await;
+    let laptop = Laptop::new();
+    laptop
+        .login(&a, &["--pin-sha256", &panel_pin(&a)], "otto@example.com")
+        .await;
+
+    let mut child = laptop.spawn(&["exec", "db-1", "--", "echo approved"]);
+    let mut err = BufReader::new(child.stderr.take().unwrap()).lines();
+    let said = next_line(&mut err).await;
+    assert!(
+        said.contains("waiting for an approval") && said.contains("require-approval"),
+        "{said}"
+    );
+    assert!(said.contains("until 20"), "says until when: {said}");
+
+    let ada = browser_login(&a, "ada@example.com").await;
+    let (_, queue) = status_and_body(ada.get("/api/v1/approvals").await).await;
+    let id = queue["approvals"][0]["id"].as_str().unwrap().to_string();
+    let res = ada
+        .post_json(
+            &format!("/api/v1/approvals/{id}/approve"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout(&out), "approved\n");
+    let later = rest(err).await;
+    assert!(
+        !later.iter().any(|l| l.contains("approval")),
+        "said once: {later:?}"
+    );
+
+    // A denied one did not run: 126, and who denied it.
+    let mut child = laptop.spawn(&["exec", "db-1", "--", "echo never"]);
+    let mut err = BufReader::new(child.stderr.take().unwrap()).lines();
+    next_line(&mut err).await;
+    let (_, queue) = status_and_body(ada.get("/api/v1/approvals").await).await;
+    let id = queue["approvals"][0]["id"].as_str().unwrap().to_string();
+    let res = ada
+        .post_json(
+            &format!("/api/v1/approvals/{id}/deny"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let out = child.wait_with_output().await.unwrap();
+    assert_eq!(out.status.code(), Some(126));
+    assert!(stdout(&out).is_empty());
+    let later = rest(err).await.join("\n");
+    assert!(later.contains("denied by ada@example.com"), "{later}");
+}
+
+#[tokio::test]
+async fn exec_queued_for_an_offline_agent_says_so_and_runs_when_it_connects() {
+    let a = fleet_with_people().await;
+    let mut web = LiveAgent::enroll(&a, "web-3", &["web"]).await;
+    let laptop = Laptop::new();
+    laptop
+        .login(&a, &["--pin-sha256", &panel_pin(&a)], "otto@example.com")
+        .await;
+    let mut child = laptop.spawn(&["exec", "web-3", "--", "echo late"]);
+    let mut err = BufReader::new(child.stderr.take().unwrap()).lines();
+    let said = next_line(&mut err).await;
+    assert!(
+        said.contains("offline") && said.contains("queued"),
+        "{said}"
+    );
+
+    web.start(&a).await;
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout(&out), "late\n");
+    assert!(rest(err).await.is_empty(), "said once");
 }

@@ -52,6 +52,20 @@ impl Laptop {
         child.wait_with_output().await.unwrap()
     }
 
+    /// Starts `tundra ARGS` with stdout and stderr piped and nothing on stdin.
+    fn spawn(&self, args: &[&str]) -> tokio::process::Child {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_tundra"))
+            .args(args)
+            .env("TUNDRA_OPERATOR_CONFIG", self.config())
+            .env("TUNDRA_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap()
+    }
+
     /// `tundra login --server … TRUST… --email E --password-stdin` that must succeed.
     async fn login(&self, a: &Appliance, trust: &[&str], email: &str) -> Output {
         let url = a.url("");
