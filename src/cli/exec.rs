@@ -33,7 +33,9 @@ pub struct Exec {
     /// host name of exactly one agent.
     #[arg(value_name = "TARGET")]
     target: String,
-    /// The command, after `--`; its words are joined with spaces, as ssh does.
+    /// The command, after `--`; its words are joined with spaces and run by the agent's
+    /// /bin/sh, as ssh does. Quote the whole command to keep its own quoting:
+    /// tundra exec web-1 -- "sh -c 'echo hi; exit 3'".
     #[arg(last = true, required = true, value_name = "CMD")]
     words: Vec<String>,
 }
