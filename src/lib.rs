@@ -22,6 +22,7 @@
 //! | 4 | [`api`] | JSON endpoints |
 //! | 5 | [`app`] | composition root: opens the data dir, wires routers, runs and shuts down |
 //! | 5 | [`cli`] | clap commands, one file each |
+//! | side | [`operator`] | `tundra login/agents/exec/logout`: the operator's HTTPS client of the API (uses rows 0–1 only) |
 //! | side | [`acceptance`] | `tundra acceptance run`: black-box and local hardening checks (uses rows 0–1 only) |
 
 pub mod acceptance;
@@ -37,6 +38,7 @@ pub mod crypto;
 pub mod fleet;
 pub mod identity;
 pub mod model;
+pub mod operator;
 pub mod panel;
 pub mod policy;
 pub mod proto;

@@ -5,10 +5,14 @@
 
 mod acceptance;
 mod agent;
+mod agents;
 mod audit;
+mod exec;
 mod fleet;
 mod init;
 mod local;
+mod login;
+mod logout;
 mod serve;
 mod team;
 mod user;
@@ -65,6 +69,14 @@ pub enum Command {
     /// The security self-check of a live deployment.
     #[command(subcommand)]
     Acceptance(acceptance::Command),
+    /// Operator: sign in to an appliance and keep an API token for this machine.
+    Login(login::Login),
+    /// Operator: list the team's agents (online, offline, deactivated).
+    Agents(agents::Agents),
+    /// Operator: run a command on an agent, or on every agent with a tag.
+    Exec(exec::Exec),
+    /// Operator: revoke the saved API token and forget the login.
+    Logout,
 }
 
 impl Cli {
@@ -85,6 +97,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Team(cmd) => team::run(cmd, load_config(&cli.config, &cli.data_dir)?).await,
         Command::User(cmd) => user::run(cmd, load_config(&cli.config, &cli.data_dir)?).await,
         Command::Acceptance(cmd) => acceptance::run(cmd, &cli.config, &cli.data_dir).await,
+        Command::Login(args) => login::run(args).await,
+        Command::Agents(args) => agents::run(args).await,
+        Command::Exec(args) => exec::run(args).await,
+        Command::Logout => logout::run().await,
     }
 }
 

@@ -57,7 +57,12 @@ pub const KEYS: &[(&str, Kind)] = &[
 ];
 
 /// `TUNDRA_*` variables that are not config keys but are read elsewhere.
-pub const NON_CONFIG_ENV: &[&str] = &["TUNDRA_LOG", "TUNDRA_CONFIG", "TUNDRA_AGENT_STATE_DIR"];
+pub const NON_CONFIG_ENV: &[&str] = &[
+    "TUNDRA_LOG",
+    "TUNDRA_CONFIG",
+    "TUNDRA_AGENT_STATE_DIR",
+    "TUNDRA_OPERATOR_CONFIG",
+];
 
 /// Puts every `TUNDRA_*` variable of `vars` into `table`, refusing unknown ones.
 pub(super) fn overlay(

@@ -56,6 +56,11 @@ fn file_then_env_override() {
             ("TUNDRA_MAX_CONNECTIONS_PER_IP", "5"),
             ("PATH", "/usr/bin"),
             ("TUNDRA_LOG", "debug"),
+            // The operator CLI's config file, on a laptop that also runs `serve`.
+            (
+                "TUNDRA_OPERATOR_CONFIG",
+                "/home/o/.config/tundra/operator.json",
+            ),
         ]),
     )
     .unwrap();

@@ -27,6 +27,7 @@ mod init_and_refusals;
 mod lifecycle;
 mod limits;
 mod openapi;
+mod operator_cli;
 mod panel_pages;
 mod panel_tokens;
 mod redirect;
