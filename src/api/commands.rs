@@ -176,9 +176,10 @@ pub async fn run_by_tag(
         body.timeout_s,
     );
     let tag = body.tag;
-    let submitted =
-        commands_blocking(&api, move |c| c.submit(&principal, &ctx, Target::Tag(tag), req))
-            .await?;
+    let submitted = commands_blocking(&api, move |c| {
+        c.submit(&principal, &ctx, Target::Tag(tag), req)
+    })
+    .await?;
     let status = status_of(&submitted);
     let batch = submitted.iter().find_map(|s| s.row.batch.clone());
     let commands = submitted

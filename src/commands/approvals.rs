@@ -36,7 +36,9 @@ impl Commands {
         let rows = self.store.read(|tx| {
             let prefix = format!("{}/", p.team());
             let mut out = Vec::new();
-            for (key, ()) in tx.rows_page::<()>(Table::PendingApprovals, &prefix, None, MAX_LISTED)? {
+            for (key, ()) in
+                tx.rows_page::<()>(Table::PendingApprovals, &prefix, None, MAX_LISTED)?
+            {
                 let Some(id) = key.rsplit('/').next() else {
                     continue;
                 };
@@ -84,7 +86,9 @@ impl Commands {
                 .row::<CommandRow>(Table::Commands, &row.id)?
                 .ok_or(CommandError::NotFound)?;
             let Some(mut approval) = row.approval.clone() else {
-                return Err(CommandError::Conflict("This command needs no approval.".into()));
+                return Err(CommandError::Conflict(
+                    "This command needs no approval.".into(),
+                ));
             };
             if row.status != CommandStatus::PendingApproval {
                 return Err(CommandError::Conflict(format!(

@@ -195,16 +195,20 @@ impl Commands {
             return refuse(Some(&row), "not_approved");
         }
         let signed = self.fleet.identity_key(agent).is_some_and(|key| {
-            <[u8; 64]>::try_from(r.signature.as_slice())
-                .is_ok_and(|sig| key.verify(COMMAND_RESULT_DOMAIN, &r.payload(&agent.0), &sig).is_ok())
+            <[u8; 64]>::try_from(r.signature.as_slice()).is_ok_and(|sig| {
+                key.verify(COMMAND_RESULT_DOMAIN, &r.payload(&agent.0), &sig)
+                    .is_ok()
+            })
         });
         if !signed || r.command_sha256 != sha256(row.command.as_bytes()) {
-            let reason = if signed { "command_mismatch" } else { "bad_signature" };
+            let reason = if signed {
+                "command_mismatch"
+            } else {
+                "bad_signature"
+            };
             return refuse(Some(&row), reason);
         }
-        let (stdout, stderr) = inflight
-            .map(|f| (f.stdout, f.stderr))
-            .unwrap_or_default();
+        let (stdout, stderr) = inflight.map(|f| (f.stdout, f.stderr)).unwrap_or_default();
         let complete = stdout.len() as u64 == r.stdout_len
             && stderr.len() as u64 == r.stderr_len
             && sha256(&stdout).as_slice() == r.stdout_sha256.as_slice()

@@ -42,8 +42,14 @@ mod tests {
     fn output_round_trips_and_is_bound_to_its_command() {
         let s = sealer();
         let sealed = seal(&s, "cmd_a", b"out\n", b"err\n");
-        assert_eq!(open(&s, "cmd_a", &sealed).unwrap(), (b"out\n".to_vec(), b"err\n".to_vec()));
-        assert!(open(&s, "cmd_b", &sealed).is_err(), "moved to another command");
+        assert_eq!(
+            open(&s, "cmd_a", &sealed).unwrap(),
+            (b"out\n".to_vec(), b"err\n".to_vec())
+        );
+        assert!(
+            open(&s, "cmd_b", &sealed).is_err(),
+            "moved to another command"
+        );
         let empty = seal(&s, "cmd_a", b"", b"");
         assert_eq!(open(&s, "cmd_a", &empty).unwrap(), (vec![], vec![]));
     }

@@ -90,7 +90,13 @@ pub fn evaluate(policy: &TeamPolicy, engine: &Engine, facts: &Facts<'_>) -> Eval
         "library_script": facts.library_script,
     });
     if let Some(hit) = &verdict.hard_block {
-        return blocked(decision, verdict.score, "engine", &hit.rule, hit.description.clone());
+        return blocked(
+            decision,
+            verdict.score,
+            "engine",
+            &hit.rule,
+            hit.description.clone(),
+        );
     }
     if score_blocks {
         let names: Vec<&str> = verdict.indicators.iter().map(|h| h.rule.as_str()).collect();

@@ -43,10 +43,7 @@ pub struct PreviewRequest {
     pub at: Option<i64>,
 }
 
-pub(super) fn stored_policy(
-    tx: &impl RowRead,
-    team: &TeamId,
-) -> Result<StoredPolicy, StoreError> {
+pub(super) fn stored_policy(tx: &impl RowRead, team: &TeamId) -> Result<StoredPolicy, StoreError> {
     Ok(tx
         .get_row::<StoredPolicy>(Table::TeamPolicies, &team.0)?
         .unwrap_or_default())
@@ -152,7 +149,9 @@ impl Commands {
 }
 
 fn check_policy(policy: &TeamPolicy) -> Result<(), CommandError> {
-    let size = serde_json::to_vec(policy).map(|v| v.len()).unwrap_or(usize::MAX);
+    let size = serde_json::to_vec(policy)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
     if size > MAX_POLICY_BYTES {
         return Err(CommandError::PolicyInvalid {
             field: "(policy)".into(),

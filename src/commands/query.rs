@@ -121,7 +121,6 @@ impl Commands {
         };
         Ok(HistoryPage { commands, next })
     }
-
 }
 
 /// Waits up to `wait` for command `id` to change, on a receiver taken from

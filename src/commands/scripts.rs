@@ -45,11 +45,7 @@ fn check_name(name: &str) -> Result<(), CommandError> {
     Ok(())
 }
 
-fn versions(
-    tx: &impl RowRead,
-    team: &TeamId,
-    name: &str,
-) -> Result<Vec<ScriptRow>, CommandError> {
+fn versions(tx: &impl RowRead, team: &TeamId, name: &str) -> Result<Vec<ScriptRow>, CommandError> {
     let mut rows: Vec<ScriptRow> = tx
         .get_rows::<ScriptRow>(Table::Scripts, &format!("{team}/{name}/"))?
         .into_iter()
@@ -150,7 +146,10 @@ impl Commands {
             if let Some(hit) = verdict.hard_block {
                 return Err(CommandError::invalid(
                     "content",
-                    format!("refused by rule {} ({}): {}", hit.rule, hit.part, hit.description),
+                    format!(
+                        "refused by rule {} ({}): {}",
+                        hit.rule, hit.part, hit.description
+                    ),
                 ));
             }
             let existing = tx.rows::<ScriptRow>(Table::Scripts, &format!("{}/", p.team()))?;

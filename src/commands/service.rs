@@ -211,9 +211,9 @@ impl Commands {
         if !p.agent_scope().is_restricted() {
             return Ok(true);
         }
-        let agent = self.store.read(|tx| {
-            tx.row::<crate::fleet::AgentRow>(Table::Agents, &row.agent.0)
-        })?;
+        let agent = self
+            .store
+            .read(|tx| tx.row::<crate::fleet::AgentRow>(Table::Agents, &row.agent.0))?;
         Ok(agent.is_some_and(|a| p.agent_scope().allows(&a.id.0, &a.tags)))
     }
 }
@@ -227,7 +227,9 @@ pub(super) fn new_id(prefix: &str) -> String {
 /// Whether `s` has the shape of a command id (checked before any lookup).
 pub(super) fn well_formed_id(s: &str) -> bool {
     s.strip_prefix("cmd_").is_some_and(|h| {
-        h.len() == 26 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        h.len() == 26
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     })
 }
 

@@ -72,7 +72,10 @@ pub(super) fn check_command_text(command: &str) -> Result<(), CommandError> {
         ));
     }
     if command.contains('\0') {
-        return Err(CommandError::invalid("command", "must not contain NUL bytes"));
+        return Err(CommandError::invalid(
+            "command",
+            "must not contain NUL bytes",
+        ));
     }
     Ok(())
 }
@@ -118,7 +121,15 @@ impl Commands {
             Target::Tag(t) => format!("tag:{t}"),
         };
         let result = self.store.write(|tx| {
-            self.submit_in(tx, p, ctx, &agents, &req.request_id, &resolved, batch.as_deref())
+            self.submit_in(
+                tx,
+                p,
+                ctx,
+                &agents,
+                &req.request_id,
+                &resolved,
+                batch.as_deref(),
+            )
         });
         let submitted = match result {
             Err(CommandError::RateLimited {

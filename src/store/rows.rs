@@ -226,7 +226,13 @@ impl WriteTx {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<(String, T)>, StoreError> {
-        page(table, &self.tx.open_table(table.def())?, prefix, after, limit)
+        page(
+            table,
+            &self.tx.open_table(table.def())?,
+            prefix,
+            after,
+            limit,
+        )
     }
 }
 
@@ -239,7 +245,13 @@ impl ReadTx {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<(String, T)>, StoreError> {
-        page(table, &self.tx.open_table(table.def())?, prefix, after, limit)
+        page(
+            table,
+            &self.tx.open_table(table.def())?,
+            prefix,
+            after,
+            limit,
+        )
     }
 
     /// One row.
@@ -267,7 +279,11 @@ impl ReadTx {
 /// written once serves both.
 pub trait RowRead {
     /// One row.
-    fn get_row<T: DeserializeOwned>(&self, table: Table, key: &str) -> Result<Option<T>, StoreError>;
+    fn get_row<T: DeserializeOwned>(
+        &self,
+        table: Table,
+        key: &str,
+    ) -> Result<Option<T>, StoreError>;
     /// Every row whose key starts with `prefix`, in key order.
     fn get_rows<T: DeserializeOwned>(
         &self,
@@ -277,7 +293,11 @@ pub trait RowRead {
 }
 
 impl RowRead for ReadTx {
-    fn get_row<T: DeserializeOwned>(&self, table: Table, key: &str) -> Result<Option<T>, StoreError> {
+    fn get_row<T: DeserializeOwned>(
+        &self,
+        table: Table,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
         self.row(table, key)
     }
     fn get_rows<T: DeserializeOwned>(
@@ -290,7 +310,11 @@ impl RowRead for ReadTx {
 }
 
 impl RowRead for WriteTx {
-    fn get_row<T: DeserializeOwned>(&self, table: Table, key: &str) -> Result<Option<T>, StoreError> {
+    fn get_row<T: DeserializeOwned>(
+        &self,
+        table: Table,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
         self.row(table, key)
     }
     fn get_rows<T: DeserializeOwned>(

@@ -181,8 +181,15 @@ fn pages_of_rows_start_after_a_key_and_stay_in_their_prefix() {
     assert_eq!(keys(None, 2), ["a/1", "a/2"]);
     assert_eq!(keys(Some("a/2"), 10), ["a/3"], "after is exclusive");
     assert_eq!(keys(Some("a/25"), 10), ["a/3"], "after need not exist");
-    assert!(keys(Some("a/3"), 10).is_empty(), "never runs into the next prefix");
-    assert_eq!(keys(Some("0"), 1), ["a/1"], "an after before the prefix starts it");
+    assert!(
+        keys(Some("a/3"), 10).is_empty(),
+        "never runs into the next prefix"
+    );
+    assert_eq!(
+        keys(Some("0"), 1),
+        ["a/1"],
+        "an after before the prefix starts it"
+    );
 }
 
 #[test]
