@@ -33,7 +33,8 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
-    /// The link to this view continued after `cursor`.
+    /// The query string of this view continued after `cursor` (the template writes the
+    /// path itself, so no escaped slash lands in a link).
     fn continued(&self, cursor: &str) -> String {
         let pairs = [
             ("agent", self.agent.as_str()),
@@ -42,10 +43,7 @@ impl ListQuery {
             ("after", cursor),
         ];
         let kept: Vec<_> = pairs.iter().filter(|(_, v)| !v.is_empty()).collect();
-        format!(
-            "/commands?{}",
-            serde_urlencoded::to_string(kept).unwrap_or_default()
-        )
+        serde_urlencoded::to_string(kept).unwrap_or_default()
     }
 }
 
@@ -199,11 +197,13 @@ pub fn landing(submitted: &[Submitted]) -> String {
     match submitted {
         [one] => format!("/commands/{}", one.row.id),
         more => match more.iter().find_map(|s| s.row.batch.as_deref()) {
-            Some(batch) => ListQuery {
-                batch: batch.to_string(),
-                ..ListQuery::default()
+            Some(batch) => {
+                let query = ListQuery {
+                    batch: batch.to_string(),
+                    ..ListQuery::default()
+                };
+                format!("/commands?{}", query.continued(""))
             }
-            .continued(""),
             None => "/commands".to_string(),
         },
     }
