@@ -16,6 +16,7 @@ mod audit_chain;
 mod auth_flow;
 mod break_glass;
 mod cli_local;
+mod commands_panel;
 mod config_errors;
 mod fixture;
 mod fleet_api;
