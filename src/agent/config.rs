@@ -3,16 +3,50 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use super::AgentError;
+use super::{account, AgentError};
 
 /// The keys `agent.toml` may hold.
-const KEYS: &[&str] = &["shell", "tunnel_ports", "file_root", "run_as", "servers"];
+const KEYS: &[&str] = &[
+    "shell",
+    "tunnel_ports",
+    "file_root",
+    "run_as",
+    "servers",
+    "commands",
+    "command_timeout_max_s",
+    "command_output_max_bytes",
+];
+
+/// Default and bounds of `command_timeout_max_s`.
+pub const COMMAND_TIMEOUT_MAX_S: RangeDefault = RangeDefault {
+    default: 3600,
+    min: 1,
+    max: 86_400,
+};
+
+/// Default and bounds of `command_output_max_bytes`.
+pub const COMMAND_OUTPUT_MAX_BYTES: RangeDefault = RangeDefault {
+    default: 1 << 20,
+    min: 0,
+    max: 16 << 20,
+};
+
+/// A numeric key's default and its allowed range (inclusive).
+#[derive(Debug, Clone, Copy)]
+pub struct RangeDefault {
+    /// Used when the key is absent.
+    pub default: u64,
+    /// The smallest accepted value.
+    pub min: u64,
+    /// The largest accepted value.
+    pub max: u64,
+}
 
 /// The file name in the state dir.
 pub const CONFIG_FILE: &str = "agent.toml";
 
 /// The agent's local policy.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentConfig {
     /// Whether interactive shells may be opened (default: no).
     pub shell: bool,
@@ -24,6 +58,28 @@ pub struct AgentConfig {
     pub run_as: Option<String>,
     /// Rendezvous addresses to use instead of the enrolled ones (`host:port`).
     pub servers: Vec<String>,
+    /// Whether non-interactive commands may run at all (default: yes).
+    pub commands: bool,
+    /// The longest a command may run; a longer `timeout_s` is clamped to it.
+    pub command_timeout_max_s: u64,
+    /// The most stdout + stderr bytes kept per command; the smaller of this and the request's
+    /// cap applies.
+    pub command_output_max_bytes: u64,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self {
+            shell: false,
+            tunnel_ports: Vec::new(),
+            file_root: None,
+            run_as: None,
+            servers: Vec::new(),
+            commands: true,
+            command_timeout_max_s: COMMAND_TIMEOUT_MAX_S.default,
+            command_output_max_bytes: COMMAND_OUTPUT_MAX_BYTES.default,
+        }
+    }
 }
 
 /// What a new enrollment writes when there is no `agent.toml` yet.
@@ -37,6 +93,12 @@ tunnel_ports = []
 # file_root = \"/srv\"
 # The user commands run as; unset: the agent's own user.
 # run_as = \"tundra-agent\"
+# Non-interactive commands sent by the appliance (after its own policy checks):
+commands = true
+# The longest a command may run, in seconds (1 to 86400); longer requests are clamped:
+command_timeout_max_s = 3600
+# The most output (stdout and stderr together) kept per command, in bytes (at most 16 MiB):
+command_output_max_bytes = 1048576
 ";
 
 impl AgentConfig {
@@ -91,6 +153,17 @@ impl AgentConfig {
             servers: field(&table, "servers")
                 .map_err(|m| err("servers", m))?
                 .unwrap_or_default(),
+            commands: field(&table, "commands")
+                .map_err(|m| err("commands", m))?
+                .unwrap_or(true),
+            command_timeout_max_s: bounded(&table, "command_timeout_max_s", COMMAND_TIMEOUT_MAX_S)
+                .map_err(|m| err("command_timeout_max_s", m))?,
+            command_output_max_bytes: bounded(
+                &table,
+                "command_output_max_bytes",
+                COMMAND_OUTPUT_MAX_BYTES,
+            )
+            .map_err(|m| err("command_output_max_bytes", m))?,
         };
         let mut seen = std::collections::BTreeSet::new();
         for p in &c.tunnel_ports {
@@ -144,11 +217,22 @@ impl AgentConfig {
     }
 }
 
+/// An integer key within `range`, or its default when absent.
+fn bounded(table: &toml::Table, key: &str, range: RangeDefault) -> Result<u64, String> {
+    let Some(value) = table.get(key) else {
+        return Ok(range.default);
+    };
+    let n = value
+        .as_integer()
+        .ok_or_else(|| format!("expected an integer, found {}", value.type_str()))?;
+    u64::try_from(n)
+        .ok()
+        .filter(|n| (range.min..=range.max).contains(n))
+        .ok_or_else(|| format!("{n} is outside {}..={}", range.min, range.max))
+}
+
 fn user_exists(name: &str) -> bool {
-    std::fs::read_to_string("/etc/passwd").is_ok_and(|p| {
-        p.lines()
-            .any(|l| l.split(':').next().is_some_and(|n| n == name))
-    })
+    account::read_passwd().is_ok_and(|p| account::by_name(&p, name).is_some())
 }
 
 #[cfg(test)]
@@ -165,6 +249,21 @@ mod tests {
     }
 
     #[test]
+    fn command_keys_default_and_accept_their_bounds() {
+        let c = parse("").unwrap();
+        assert!(c.commands);
+        assert_eq!(c.command_timeout_max_s, 3600);
+        assert_eq!(c.command_output_max_bytes, 1 << 20);
+        let c = parse(
+            "commands = false\ncommand_timeout_max_s = 86400\ncommand_output_max_bytes = 16777216",
+        )
+        .unwrap();
+        assert!(!c.commands);
+        assert_eq!(c.command_timeout_max_s, 86_400);
+        assert_eq!(c.command_output_max_bytes, 16 << 20);
+    }
+
+    #[test]
     fn bad_values_name_their_key() {
         for (text, key) in [
             ("tunnel_ports = [0]", "tunnel_ports"),
@@ -176,6 +275,15 @@ mod tests {
             ("run_as = \"no-such-user-here\"", "run_as"),
             ("servers = [\"nohost\"]", "servers"),
             ("shel = true", "shel"),
+            ("commands = \"yes\"", "commands"),
+            ("command_timeout_max_s = 0", "command_timeout_max_s"),
+            ("command_timeout_max_s = 86401", "command_timeout_max_s"),
+            ("command_timeout_max_s = \"1h\"", "command_timeout_max_s"),
+            ("command_output_max_bytes = -1", "command_output_max_bytes"),
+            (
+                "command_output_max_bytes = 16777217",
+                "command_output_max_bytes",
+            ),
         ] {
             match parse(text) {
                 Err(AgentError::Config { key: k, .. }) => assert_eq!(k, key, "{text}"),

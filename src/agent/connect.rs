@@ -16,11 +16,15 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::{Channel, Endpoint};
 
 use super::backoff::Backoff;
+use super::command::CommandContext;
 use super::config::AgentConfig;
+use super::dispatch::Dispatcher;
 use super::health::Health;
+use super::journal::Journal;
 use super::pin::{parse_pin, PinnedCa};
 use super::state::{Loaded, StateDir};
 use super::{AgentError, CONFIG_FILE, VERSION};
+use crate::clock::{SharedClock, SystemClock};
 use crate::crypto::random;
 use crate::proto::agent::rendezvous_client::RendezvousClient;
 use crate::proto::agent::{
@@ -88,6 +92,15 @@ pub async fn run(
         });
     }
     let tls = Arc::new(client_tls(&loaded)?);
+    let clock: SharedClock = Arc::new(SystemClock);
+    let journal = open_journal(state, &clock).await?;
+    // Outlives each session: commands keep running across reconnects.
+    let commands = Dispatcher::start(Arc::new(CommandContext {
+        journal,
+        config_path: state.file(CONFIG_FILE),
+        loaded: Arc::clone(&loaded),
+        clock,
+    }));
     let mut backoff = Backoff::new(opts.min_backoff, opts.max_backoff);
     let mut next = 0usize;
     tracing::info!(agent = %loaded.enrollment.agent_id, ?servers, "agent starting");
@@ -95,7 +108,7 @@ pub async fn run(
         let addr = &servers[next % servers.len()];
         let ended = tokio::select! {
             _ = stop.wait_for(|s| *s) => Ended::Shutdown,
-            e = session(addr, &loaded, &tls, &opts) => match e {
+            e = session(addr, &loaded, &tls, &opts, &commands) => match e {
                 Ok(ended) => ended,
                 Err(AgentError::UpdateRequired { min_version }) => {
                     return Err(AgentError::UpdateRequired { min_version })
@@ -121,6 +134,19 @@ pub async fn run(
             _ = stop.wait_for(|s| *s) => return Ok(Stopped::Shutdown),
             _ = tokio::time::sleep(delay) => {}
         }
+    }
+}
+
+/// Opens the command journal off the runtime thread (it scans and prunes a directory).
+async fn open_journal(state: &StateDir, clock: &SharedClock) -> Result<Arc<Journal>, AgentError> {
+    let dir = state.path().to_owned();
+    let now = super::exec::unix_ms(&**clock);
+    match tokio::task::spawn_blocking(move || Journal::open(&dir, now)).await {
+        Ok(journal) => journal.map(Arc::new),
+        Err(e) => Err(AgentError::Io {
+            path: state.file(super::journal::DIR),
+            source: std::io::Error::other(e.to_string()),
+        }),
     }
 }
 
@@ -205,12 +231,13 @@ pub fn signed_hello(loaded: &Loaded, version: &str) -> Hello {
     h
 }
 
-/// One connection: hello, then heartbeats until the stream ends.
+/// One connection: hello, then heartbeats and commands until the stream ends.
 async fn session(
     addr: &str,
     loaded: &Loaded,
     tls: &Arc<rustls::ClientConfig>,
     opts: &RunOptions,
+    commands: &Dispatcher,
 ) -> Result<Ended, AgentError> {
     let channel = channel(addr, tls).await?;
     let mut client = RendezvousClient::new(channel).max_decoding_message_size(1 << 20);
@@ -256,6 +283,7 @@ async fn session(
         }
     };
     tracing::info!(server = %addr, "connected");
+    commands.attach(tx.clone());
     let up_since = Instant::now();
     let mut health = Health::new();
     let mut tick = tokio::time::interval(Duration::from_secs(interval.into()));
@@ -273,12 +301,18 @@ async fn session(
                 }
             }
             msg = inbound.message() => match msg {
-                Ok(Some(_)) => {}
+                Ok(Some(msg)) => match msg.kind {
+                    Some(server_message::Kind::RunCommand(run)) => commands.run_command(run),
+                    Some(server_message::Kind::CommandAck(ack)) => commands.ack(ack),
+                    Some(_) | None => {}
+                },
                 Ok(None) => break "the appliance closed the stream".to_string(),
                 Err(status) => break format!("{}: {}", status.code(), status.message()),
             },
         }
     };
+    // Replies in flight go to the next session (or wait in the journal until it asks).
+    commands.detach();
     if up_since.elapsed() > Duration::from_secs(30) {
         Ok(Ended::RetryFresh(ended))
     } else {

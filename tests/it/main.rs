@@ -16,6 +16,8 @@ mod audit_chain;
 mod auth_flow;
 mod break_glass;
 mod cli_local;
+mod commands_api;
+mod commands_e2e;
 mod commands_panel;
 mod config_errors;
 mod fixture;
