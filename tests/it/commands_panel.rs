@@ -12,6 +12,7 @@ use crate::fleet_api::{enroll, login, reg_token, PW};
 use crate::fleet_panel::{no_inline_code, page, signed_in};
 
 mod approvals;
+mod live;
 mod policy;
 mod runs;
 mod scripts;
