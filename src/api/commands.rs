@@ -77,7 +77,7 @@ pub struct HistoryView {
     next: Option<String>,
 }
 
-/// `?agent=&status=&after=&limit=` of the history.
+/// `?agent=&status=&batch=&after=&limit=` of the history.
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
@@ -87,6 +87,8 @@ pub struct HistoryQuery {
     status: Option<String>,
     /// The `next` of the previous page.
     after: Option<String>,
+    /// Only the commands of one request by tag (its `batch`).
+    batch: Option<String>,
     /// At most this many (default 50, at most 200).
     limit: Option<usize>,
 }
@@ -211,6 +213,7 @@ pub async fn list(
         agent: q.agent,
         status,
         after: q.after,
+        batch: q.batch,
         limit: q.limit,
     };
     let page = commands_blocking(&api, move |c| c.history(&principal, &filter)).await?;

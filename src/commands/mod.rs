@@ -31,6 +31,6 @@ pub use rows::{
     ApprovalInfo, BlockInfo, CommandRow, CommandStatus, ResultInfo, ScriptRef, ScriptRow,
 };
 pub use scripts::NewScript;
-pub use service::{CommandSettings, Commands, APPROVAL_TTL_MS};
+pub use service::{well_formed_id, CommandSettings, Commands, APPROVAL_TTL_MS};
 pub use submit::{NewCommand, Submitted, Target, MAX_FAN_OUT};
 pub use sweep::{schedule, SweepReport};

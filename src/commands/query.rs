@@ -24,6 +24,8 @@ pub struct HistoryFilter {
     pub agent: Option<String>,
     /// Only these states.
     pub status: Option<CommandStatus>,
+    /// Only the commands of this request by tag (`bat_…`).
+    pub batch: Option<String>,
     /// Continue after this cursor (from the previous page).
     pub after: Option<String>,
     /// At most this many (default 50, at most [`MAX_PAGE`]).
@@ -101,7 +103,11 @@ impl Commands {
                     continue;
                 };
                 let keep = filter.agent.as_deref().is_none_or(|a| row.agent.0 == a)
-                    && filter.status.is_none_or(|s| row.status == s);
+                    && filter.status.is_none_or(|s| row.status == s)
+                    && filter
+                        .batch
+                        .as_deref()
+                        .is_none_or(|b| row.batch.as_deref() == Some(b));
                 if keep {
                     out.push(row);
                 }

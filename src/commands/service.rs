@@ -224,8 +224,9 @@ pub(super) fn new_id(prefix: &str) -> String {
     format!("{prefix}_{hex}")
 }
 
-/// Whether `s` has the shape of a command id (checked before any lookup).
-pub(super) fn well_formed_id(s: &str) -> bool {
+/// Whether `s` has the shape of a command id (checked before any lookup, and before a
+/// command id goes into a redirect).
+pub fn well_formed_id(s: &str) -> bool {
     s.strip_prefix("cmd_").is_some_and(|h| {
         h.len() == 26
             && h.bytes()

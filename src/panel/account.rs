@@ -56,7 +56,7 @@ async fn render(
         panel,
         "account.html",
         minijinja::context! {
-            title => "Your account", me => nav(&p), csrf, notice, error,
+            title => "Your account", me => nav(panel, &p, "account").await, csrf, notice, error,
             two_factor => user.totp_sealed.is_some(), codes_left,
             needs_two_factor => p.needs_two_factor(),
             reauthenticated => p.reauthenticated(now),
@@ -127,7 +127,7 @@ pub async fn totp_begin(
         &panel,
         "account_totp.html",
         minijinja::context! {
-            title => "Set up two-factor", me => nav(&p), csrf, error => "",
+            title => "Set up two-factor", me => nav(&panel, &p, "account").await, csrf, error => "",
             qr_svg => minijinja::Value::from_safe_string(enrollment.qr_svg),
             secret => enrollment.secret.expose(),
         },
@@ -162,7 +162,7 @@ pub async fn totp_confirm(
             &panel,
             "account_codes.html",
             minijinja::context! {
-                title => "Recovery codes", me => nav(&p), csrf,
+                title => "Recovery codes", me => nav(&panel, &p, "account").await, csrf,
                 codes => codes.iter().map(|c| c.expose().clone()).collect::<Vec<_>>(),
             },
             StatusCode::OK,
@@ -311,10 +311,15 @@ pub async fn reauth(
         )
         .await;
     }
-    let back = match form.back.as_deref() {
-        Some("/members") => "/members?done=reauth".to_string(),
-        // An agent's page (deleting it needs the confirmation); only well-formed ids, so
-        // the redirect can never leave the panel.
+    Ok(Redirect::to(&back_after_reauth(form.back.as_deref())).into_response())
+}
+
+/// Where the re-auth form returns to: the page it was shown on, when that is one of the
+/// pages that asks for it (only well-formed ids, so the redirect never leaves the panel).
+fn back_after_reauth(back: Option<&str>) -> String {
+    match back {
+        Some(page @ ("/members" | "/approvals")) => format!("{page}?done=reauth"),
+        // An agent's page (deleting it needs the confirmation).
         Some(agent)
             if agent
                 .strip_prefix("/agents/")
@@ -322,7 +327,44 @@ pub async fn reauth(
         {
             format!("{agent}?done=reauth")
         }
+        // A command's page (approving it needs the confirmation).
+        Some(command)
+            if command
+                .strip_prefix("/commands/")
+                .is_some_and(crate::commands::well_formed_id) =>
+        {
+            format!("{command}?done=reauth")
+        }
         _ => "/account?done=reauth".to_string(),
-    };
-    Ok(Redirect::to(&back).into_response())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::back_after_reauth;
+
+    #[test]
+    fn reauth_returns_only_to_pages_that_ask_for_it() {
+        let cmd = "/commands/cmd_0123456789abcdef0123456789";
+        assert_eq!(back_after_reauth(Some(cmd)), format!("{cmd}?done=reauth"));
+        assert_eq!(
+            back_after_reauth(Some("/approvals")),
+            "/approvals?done=reauth"
+        );
+        assert_eq!(back_after_reauth(Some("/members")), "/members?done=reauth");
+        for bad in [
+            "/commands/cmd_x",
+            "/commands/../x",
+            "//evil.example/",
+            "https://evil.example/",
+            "/approvals?x=1",
+        ] {
+            assert_eq!(
+                back_after_reauth(Some(bad)),
+                "/account?done=reauth",
+                "{bad}"
+            );
+        }
+        assert_eq!(back_after_reauth(None), "/account?done=reauth");
+    }
 }

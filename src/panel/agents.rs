@@ -1,5 +1,6 @@
 //! The agents pages: the team's agents with their state and a server-side search, and one
-//! agent with its health charts (inline SVG) and, for admins, tags, deactivate and delete.
+//! agent with its health charts (inline SVG), its last commands and a run form for those who
+//! may operate, and, for admins, tags, deactivate and delete.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use axum::Extension;
 use serde::Deserialize;
 
 use super::chart::{Chart, Scale, Series};
+use super::command_view::{new_request_id, RunFields};
 use super::fleet_view::{agent_context, blocking, matches, message, percent};
 use super::{nav, page, Panel};
 use crate::fleet::{AgentRow, MetricsRange, Point};
@@ -62,7 +64,7 @@ pub async fn list(
         &panel,
         "agents.html",
         minijinja::context! {
-            title => "Agents", me => nav(&p), q, total, agents, notice, error,
+            title => "Agents", me => nav(&panel, &p, "agents").await, q, total, agents, notice, error,
             can_manage => allows(p.role(), Action::ManageFleet),
         },
         StatusCode::OK,
@@ -85,6 +87,8 @@ pub struct Extras<'a> {
     pub error: &'a str,
     /// The tags field as typed (shown again next to an error).
     pub tags: Option<&'a str>,
+    /// The run form as typed (shown again next to a refusal).
+    pub run: Option<&'a RunFields>,
 }
 
 fn done_message(code: Option<&str>) -> &'static str {
@@ -167,6 +171,8 @@ pub async fn render_detail(
             return Err(HttpError::new(code, "forbidden", m));
         }
     };
+    let recent = super::agent_commands::recent(panel, &p, &a.id.0).await?;
+    let run = extras.run.cloned().unwrap_or_default();
     let live = panel.hub.status(&a.id);
     let now = panel.clock.now().unix_timestamp().max(0) as u64;
     let charts = charts(&a, &points, range, now);
@@ -181,12 +187,15 @@ pub async fn render_detail(
         panel,
         "agent.html",
         minijinja::context! {
-            title => a.name.clone(), me => nav(&p), csrf,
+            title => a.name.clone(), me => nav(panel, &p, "agents").await, csrf,
             notice => extras.notice, error => extras.error,
             agent => agent_context(&a, &live, panel.fleet.min_agent_version()),
             active => a.status == crate::fleet::AgentStatus::Active,
             charts, ranges, range => range.as_str(), tags,
             can_manage => allows(p.role(), Action::ManageFleet),
+            can_operate => allows(p.role(), Action::Operate), recent,
+            run_command => run.command, run_timeout => run.timeout_s,
+            request_id => new_request_id(),
             reauthenticated => p.reauthenticated(panel.clock.now().unix_timestamp()),
             min_version => {
                 let (x, y, z) = panel.fleet.min_agent_version();

@@ -94,7 +94,7 @@ async fn render(
         panel,
         "enroll.html",
         minijinja::context! {
-            title => "Enroll an agent", me => nav(&p), csrf, notice, error, form, ttls,
+            title => "Enroll an agent", me => nav(panel, &p, "enroll").await, csrf, notice, error, form, ttls,
             tokens, max_uses => MAX_REG_TOKEN_USES,
             ca_sha256 => panel.fleet.ca_fingerprint(), server => &panel.enroll_server,
         },
@@ -169,7 +169,7 @@ pub async fn create(
         &panel,
         "enroll_created.html",
         minijinja::context! {
-            title => "Enroll command", me => nav(&p), command,
+            title => "Enroll command", me => nav(&panel, &p, "enroll").await, command,
             expires => when(row.expires), uses => row.uses, tags => &row.tags,
         },
         StatusCode::OK,

@@ -71,7 +71,7 @@ pub async fn page(
     let (me, fleet, fleet_error) = match who {
         Some(Authed(p)) => {
             let (fleet, error) = fleet_counts(&panel, &p).await?;
-            (Some(super::nav(&p)), fleet, error)
+            (Some(super::nav(&panel, &p, "home").await), fleet, error)
         }
         None => (None, None, String::new()),
     };

@@ -42,7 +42,7 @@ async fn render(
         panel,
         "members.html",
         minijinja::context! {
-            title => "Members", me => nav(&p), csrf, notice, error, members,
+            title => "Members", me => nav(panel, &p, "members").await, csrf, notice, error, members,
             can_manage => allows(p.role(), Action::ManageMembers),
             reauthenticated => p.reauthenticated(now),
             roles => Role::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>(),

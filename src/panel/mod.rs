@@ -6,15 +6,25 @@
 
 mod account;
 mod agent_actions;
+mod agent_commands;
 mod agents;
+mod approvals;
 mod assets;
 mod chart;
+mod command_list;
+mod command_page;
+mod command_view;
 mod enroll;
 mod fleet_view;
 mod index;
 mod members;
+mod policy_draft;
+mod policy_editor;
+mod script_page;
+mod scripts;
 mod security;
 mod session;
+mod stages;
 mod templates;
 mod tokens;
 
@@ -79,6 +89,26 @@ pub fn routes(panel: Arc<Panel>) -> Router {
         .route("/agents/{id}/tags", post(agent_actions::tags))
         .route("/agents/{id}/deactivate", post(agent_actions::deactivate))
         .route("/agents/{id}/delete", post(agent_actions::delete))
+        .route("/agents/{id}/commands", post(agent_commands::run))
+        .route(
+            "/commands",
+            get(command_list::list).post(command_list::run_by_tag),
+        )
+        .route("/commands/{id}", get(command_page::show))
+        .route("/commands/{id}/stdout", get(command_page::stdout))
+        .route("/commands/{id}/stderr", get(command_page::stderr))
+        .route("/approvals", get(approvals::list))
+        .route("/approvals/{id}/approve", post(approvals::approve))
+        .route("/approvals/{id}/deny", post(approvals::deny))
+        .route("/scripts", get(scripts::list).post(scripts::approve))
+        .route("/scripts/{name}", get(script_page::show))
+        .route("/scripts/{name}/run", post(script_page::run))
+        .route("/scripts/{name}/retire", post(scripts::retire))
+        .route(
+            "/policy",
+            get(policy_editor::show).post(policy_editor::save),
+        )
+        .route("/policy/preview", post(policy_editor::preview))
         .route("/enroll", get(enroll::show).post(enroll::create))
         .route("/enroll/{id}/revoke", post(enroll::revoke))
         .route("/security", get(security::show))
@@ -108,11 +138,32 @@ pub(crate) fn page(
     }
 }
 
-/// What the navigation bar shows about the signed-in user.
-pub(crate) fn nav(p: &crate::identity::Principal) -> minijinja::Value {
+/// What the navigation bar shows about the signed-in user on the page of `section` (marked
+/// `aria-current`), with the number of the team's commands waiting for an approval (read
+/// off the async threads; 0 when it cannot be read, which never fails the page).
+pub(crate) async fn nav(
+    panel: &Panel,
+    p: &crate::identity::Principal,
+    section: &str,
+) -> minijinja::Value {
+    let commands = Arc::clone(&panel.commands);
+    let pp = p.clone();
+    let waiting = match tokio::task::spawn_blocking(move || commands.approvals(&pp)).await {
+        Ok(Ok(rows)) => rows.len(),
+        // Owners and admins without two-factor see no queue until they enroll.
+        Ok(Err(crate::commands::CommandError::Identity(_))) => 0,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "could not count the approval queue");
+            0
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not count the approval queue");
+            0
+        }
+    };
     minijinja::context! {
         email => p.email(), role => p.role().as_str(), team => p.team().0.clone(),
-        needs_two_factor => p.needs_two_factor(),
+        needs_two_factor => p.needs_two_factor(), section, waiting,
         can_security => crate::policy::allows(p.role(), crate::policy::Action::SecurityChecks),
     }
 }

@@ -101,7 +101,7 @@ pub async fn show(
         &panel,
         "security.html",
         minijinja::context! {
-            title => "Security", me => nav(&p), csrf, notice, can_act, latest, history,
+            title => "Security", me => nav(&panel, &p, "security").await, csrf, notice, can_act, latest, history,
         },
         StatusCode::OK,
     ))

@@ -134,7 +134,7 @@ async fn render(
         panel,
         "tokens.html",
         minijinja::context! {
-            title => "API tokens", me => nav(&p), csrf, notice, error, tokens => rows,
+            title => "API tokens", me => nav(panel, &p, "tokens").await, csrf, notice, error, tokens => rows,
             show_issuer, can_act => !p.needs_two_factor(),
             roles => grantable(&p), role, form, max_days => MAX_DAYS,
             admin_scope => p.role() >= Role::Admin,
@@ -264,7 +264,7 @@ pub async fn create(
         &panel,
         "token_created.html",
         minijinja::context! {
-            title => "Token created", me => nav(&p),
+            title => "Token created", me => nav(&panel, &p, "tokens").await,
             value => value.expose(), name => &row.name, role => row.role.as_str(),
             expires => row.expires.map(when).unwrap_or_default(),
             agents => &row.agents, tags => &row.tags,

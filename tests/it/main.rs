@@ -18,6 +18,7 @@ mod break_glass;
 mod cli_local;
 mod commands_api;
 mod commands_e2e;
+mod commands_panel;
 mod config_errors;
 mod fixture;
 mod fleet_api;
