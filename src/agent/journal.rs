@@ -61,19 +61,20 @@
 
 mod bounds;
 mod compact;
+mod inner;
 mod log;
 mod migrate;
 mod record;
 mod scan;
 
-use std::collections::HashMap;
 use std::fs::{self, File};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use log::{Fresh, Log, Span, Stop, LOG, TMP};
-use record::{key_of, Key, Record, Seal};
+use inner::{Durable, Inner};
+use log::{Span, LOG};
+use record::{key_of, Record, Seal};
 
 use super::AgentError;
 use crate::proto::agent::CommandResult;
@@ -189,25 +190,6 @@ fn slot_of(record: &Record, span: Span) -> Slot {
         span,
         state,
     }
-}
-
-/// Whether an append must be durable before the call returns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Durable {
-    Now,
-    Later,
-}
-
-/// The log and its index, behind the journal's lock.
-#[derive(Debug)]
-struct Inner {
-    path: PathBuf,
-    log: Log,
-    index: HashMap<Key, Slot>,
-    /// Bytes of the records the index points to (the rest of the log is dead).
-    live: u64,
-    /// Set by a failed write: nothing more is written until the journal is opened again.
-    broken: Option<String>,
 }
 
 /// The journal in one state dir. Writers are serialized; readers see whole records only.
@@ -409,176 +391,6 @@ impl Journal {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // The index is rebuilt from the log on open; a panic elsewhere leaves it usable.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-impl Inner {
-    /// Opens the log in `dir` (creating an empty one), reads it back and repairs what a
-    /// crash left: a torn tail is zeroed, damaged ids get their *damaged* record.
-    fn open(dir: &Path, now_ms: i64) -> Result<Self, AgentError> {
-        let path = dir.join(LOG);
-        let existing = Log::open(&path).map_err(|source| io(&path, source))?;
-        let Some(log) = existing else {
-            let fresh = Fresh::start(dir, Fresh::new_key()).map_err(|source| io(dir, source))?;
-            let log = match fresh.install(dir, Stop::Never) {
-                Ok(Some(log)) => log,
-                Ok(None) => return Err(io(&path, std::io::Error::other("log not installed"))),
-                Err(log::Install::OldKept(e) | log::Install::Renamed(e)) => {
-                    return Err(io(&path, e))
-                }
-            };
-            return Ok(Self::with(path, log, HashMap::new()));
-        };
-        // A compaction that never reached its rename: the log is still the old one.
-        let _ = fs::remove_file(dir.join(TMP));
-        let found = scan::scan(&log, now_ms).map_err(|source| io(&path, source))?;
-        let mut inner = Self::with(path, log, found.index);
-        inner.log.end = found.tail.end;
-        if found.tail.torn_until > found.tail.end {
-            tracing::warn!(
-                offset = found.tail.end,
-                bytes = found.tail.torn_until - found.tail.end,
-                "discarding a command journal record torn by a crash (it was never confirmed)"
-            );
-            log::write_zeros(&inner.log.file, found.tail.end, found.tail.torn_until)
-                .and_then(|()| inner.log.sync())
-                .map_err(|source| io(&inner.path, source))?;
-        }
-        for (span, named) in &found.damage {
-            tracing::error!(
-                offset = span.at,
-                bytes = span.len,
-                named_its_id = named,
-                "the command journal log is damaged; the id recorded there is answered as \
-                 interrupted if it is known, and may be forgotten if it is not"
-            );
-        }
-        for key in found.unsaved {
-            let Some(Slot {
-                state: State::Damaged { reason },
-                at_ms,
-                ..
-            }) = inner.index.get(&key).cloned()
-            else {
-                continue;
-            };
-            inner.damaged(key, reason, at_ms, Durable::Later)?;
-        }
-        inner.sync()?;
-        Ok(inner)
-    }
-
-    fn with(path: PathBuf, log: Log, index: HashMap<Key, Slot>) -> Self {
-        let live = index.values().map(|s| s.span.len).sum();
-        Self {
-            path,
-            log,
-            index,
-            live,
-            broken: None,
-        }
-    }
-
-    fn seal(&self) -> Seal<'_> {
-        Seal::Log(&self.log.key)
-    }
-
-    /// Indexes `slot` as the state of `key`.
-    fn set(&mut self, key: Key, slot: Slot) {
-        self.live += slot.span.len;
-        if let Some(old) = self.index.insert(key, slot) {
-            self.live = self.live.saturating_sub(old.span.len);
-        }
-    }
-
-    /// Forgets `key` (its records stay until compaction).
-    fn forget(&mut self, key: &Key) {
-        if let Some(old) = self.index.remove(key) {
-            self.live = self.live.saturating_sub(old.span.len);
-        }
-    }
-
-    /// Appends one record (synced if `durable` is `Now`).
-    fn append(&mut self, bytes: &[u8], durable: Durable) -> Result<Span, AgentError> {
-        if let Some(why) = &self.broken {
-            let message = format!(
-                "the command journal stopped writing after a failure ({why}); restart the agent"
-            );
-            return Err(io(&self.path, std::io::Error::other(message)));
-        }
-        if bytes.len() as u64 > MAX_RECORD {
-            let message = format!(
-                "a record of {} bytes is over the journal's limit",
-                bytes.len()
-            );
-            return Err(io(&self.path, std::io::Error::other(message)));
-        }
-        // Extending the file writes only zeros past the records: a failure there (a full
-        // disk) costs this record, nothing else.
-        self.log
-            .reserve(bytes.len() as u64)
-            .map_err(|source| io(&self.path, source))?;
-        let done = self.log.append(bytes).and_then(|span| match durable {
-            Durable::Now => self.log.sync().map(|()| span),
-            Durable::Later => Ok(span),
-        });
-        done.map_err(|source| {
-            // Bytes may be on disk half written, and after a failed fsync the kernel may
-            // have dropped them: nothing more goes on top until a scan has looked.
-            self.broken = Some(source.to_string());
-            io(&self.path, source)
-        })
-    }
-
-    /// Makes every append so far durable.
-    fn sync(&mut self) -> Result<(), AgentError> {
-        self.log.sync().map_err(|source| {
-            self.broken = Some(source.to_string());
-            io(&self.path, source)
-        })
-    }
-
-    /// The record at `span`, checked.
-    fn read(&self, span: Span) -> Result<Record, String> {
-        log::read(&self.log.file, span)
-            .map_err(|e| e.to_string())
-            .and_then(|bytes| Record::decode(&bytes, self.seal()))
-    }
-
-    /// Records `result` without its output as the state of `command_id` (not synced).
-    fn tombstone(
-        &mut self,
-        key: Key,
-        command_id: &str,
-        result: CommandResult,
-        acked: bool,
-        now_ms: i64,
-    ) -> Result<(), AgentError> {
-        let record = Record::Tombstone {
-            command_id: command_id.into(),
-            result,
-            acked,
-            at_ms: now_ms,
-        };
-        let bytes = record.encode(self.seal());
-        let span = self.append(&bytes, Durable::Later)?;
-        self.set(key, slot_of(&record, span));
-        Ok(())
-    }
-
-    /// Records `key` as *damaged*.
-    fn damaged(
-        &mut self,
-        key: Key,
-        reason: String,
-        at_ms: i64,
-        durable: Durable,
-    ) -> Result<(), AgentError> {
-        let record = Record::Damaged { key, reason, at_ms };
-        let bytes = record.encode(self.seal());
-        let span = self.append(&bytes, durable)?;
-        self.set(key, slot_of(&record, span));
-        Ok(())
     }
 }
 

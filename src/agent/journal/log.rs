@@ -61,7 +61,11 @@ impl Log {
         };
         let len = file.metadata()?.len();
         let mut head = [0u8; HEADER_LEN as usize];
-        file.read_exact_at(&mut head, 0).map_err(|_| bad_header())?;
+        file.read_exact_at(&mut head, 0)
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::UnexpectedEof => bad_header(),
+                _ => e,
+            })?;
         let (magic, rest) = head.split_at(MAGIC.len());
         let (key, check) = rest.split_at(32);
         let key = <[u8; 32]>::try_from(key).map_err(|_| bad_header())?;

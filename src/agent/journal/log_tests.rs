@@ -5,7 +5,8 @@ use std::fs::{self, OpenOptions};
 use std::os::unix::fs::FileExt;
 
 use super::compact::MIN_LOG;
-use super::log::STEP;
+use super::log::{Span, Stop, STEP, TMP};
+use super::record::{self, key_of, Record, Seal};
 use super::*;
 use crate::crypto::digest::sha256;
 

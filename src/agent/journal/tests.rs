@@ -1,6 +1,8 @@
 use std::os::unix::fs::PermissionsExt;
 
+use super::log::TMP;
 use super::migrate::mtime_ms;
+use super::record::{key_of, Record, Seal};
 use super::*;
 use crate::crypto::digest::sha256;
 
