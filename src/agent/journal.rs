@@ -71,6 +71,7 @@ use std::fs::{self, File};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use inner::{Durable, Inner};
 use log::{Span, LOG};
@@ -404,20 +405,37 @@ fn damaged(command_id: &str, reason: String) -> Entry {
     }
 }
 
+/// How long opening waits for another holder of the journal's lock to let go.
+const LOCK_WAIT: Duration = Duration::from_secs(1);
+
 /// Takes the directory's `flock`: one agent per journal. Released when the file closes,
-/// also when the process dies.
+/// also when the process dies. Between a `fork` and its `exec` a child briefly holds a copy
+/// of every descriptor (they are close-on-exec), so a lock just given up by a journal closed
+/// in this process may linger for a moment: a busy lock is retried for [`LOCK_WAIT`].
 fn lock_dir(dir: &Path) -> Result<File, AgentError> {
     let handle = File::open(dir).map_err(|source| io(dir, source))?;
-    match rustix::fs::flock(&handle, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => Ok(handle),
-        Err(e) if e == rustix::io::Errno::WOULDBLOCK => Err(io(
-            dir,
-            std::io::Error::new(
-                std::io::ErrorKind::WouldBlock,
-                "another agent process has this command journal open (one state dir serves one agent)",
-            ),
-        )),
-        Err(e) => Err(io(dir, e.into())),
+    let deadline = Instant::now() + LOCK_WAIT;
+    loop {
+        match rustix::fs::flock(
+            &handle,
+            rustix::fs::FlockOperation::NonBlockingLockExclusive,
+        ) {
+            Ok(()) => return Ok(handle),
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
+                return Err(io(
+                    dir,
+                    std::io::Error::new(
+                        std::io::ErrorKind::WouldBlock,
+                        "another agent process has this command journal open (one state dir \
+                         serves one agent)",
+                    ),
+                ))
+            }
+            Err(e) => return Err(io(dir, e.into())),
+        }
     }
 }
 
