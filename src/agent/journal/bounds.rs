@@ -1,8 +1,10 @@
 //! Keeping the journal within its [`Bounds`](super::Bounds), and its log within twice its
 //! live records (compaction).
 
+use std::collections::BTreeSet;
+
 use super::record::{Key, Record};
-use super::{Durable, Inner, Journal, Pruned, State};
+use super::{Durable, Inner, Journal, Pruned};
 
 impl Journal {
     /// Applies the [`Bounds`](super::Bounds) as of `now_ms`, then compacts the log if more
@@ -13,48 +15,42 @@ impl Journal {
         let mut inner = self.lock();
         let mut done = Pruned::default();
         let b = self.bounds;
+        let expired = |at_ms: i64, ttl_ms: i64| now_ms.saturating_sub(at_ms) > ttl_ms;
 
-        let mut results: Vec<(i64, Key, u64)> = inner
-            .index
-            .iter()
-            .filter(|(_, s)| matches!(s.state, State::Finished))
-            .map(|(k, s)| (s.at_ms, *k, s.span.len))
-            .collect();
-        results.sort_unstable();
-        let mut total: u64 = results.iter().map(|r| r.2).sum();
-        for (at_ms, key, bytes) in results {
-            let expired = now_ms.saturating_sub(at_ms) > b.result_ttl_ms;
-            if !expired && total <= b.results_bytes_max {
+        let mut total = inner.ages.results_bytes;
+        let mut due = Vec::new();
+        for (at_ms, key) in &inner.ages.results {
+            if !expired(*at_ms, b.result_ttl_ms) && total <= b.results_bytes_max {
                 break;
             }
-            total = total.saturating_sub(bytes);
+            total = total.saturating_sub(inner.index.get(key).map_or(0, |s| s.span.len));
+            due.push(*key);
+        }
+        for key in due {
             if strip(&mut inner, key, now_ms) {
                 done.stripped += 1;
             }
         }
 
-        let mut markers: Vec<(i64, Key, bool)> = inner
-            .index
+        // The oldest tombstones beyond the newest `tombstones_max`, and every tombstone or
+        // *started* id past its age. (Only tombstones count: a *started* record may belong
+        // to a running command.)
+        let ages = &inner.ages;
+        let over = ages.tombstones.len().saturating_sub(b.tombstones_max);
+        let aged = |at_ms: i64| expired(at_ms, b.tombstone_ttl_ms);
+        let gone: Vec<Key> = ages
+            .tombstones
             .iter()
-            .filter(|(_, s)| !matches!(s.state, State::Finished))
-            .map(|(k, s)| (s.at_ms, *k, matches!(s.state, State::Tombstone { .. })))
+            .take(over)
+            .map(|e| e.1)
+            .chain(oldest_while(&ages.tombstones, over, aged))
+            .chain(oldest_while(&ages.started, 0, aged))
             .collect();
-        // Newest first, so the count bound keeps the head.
-        markers.sort_unstable_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
-        let mut tombstones = 0usize;
-        for (at_ms, key, is_tombstone) in markers {
-            let expired = now_ms.saturating_sub(at_ms) > b.tombstone_ttl_ms;
-            // Only tombstones count: a *started* record may belong to a running command.
-            let over = is_tombstone && {
-                tombstones += 1;
-                tombstones > b.tombstones_max
-            };
-            if expired || over {
-                // Index only: its record is dead space until compaction, and a restart
-                // before then finds it past the same bounds again.
-                inner.forget(&key);
-                done.removed += 1;
-            }
+        for key in gone {
+            // Index only: its record is dead space until compaction, and a restart before
+            // then finds it past the same bounds again.
+            inner.forget(&key);
+            done.removed += 1;
         }
         if done != Pruned::default() {
             tracing::info!(
@@ -68,6 +64,18 @@ impl Journal {
         }
         done
     }
+}
+
+/// The keys in `set` after the first `skip`, oldest first, while `due` says so.
+fn oldest_while<'a>(
+    set: &'a BTreeSet<(i64, Key)>,
+    skip: usize,
+    due: impl Fn(i64) -> bool + 'a,
+) -> impl Iterator<Item = Key> + 'a {
+    set.iter()
+        .skip(skip)
+        .take_while(move |(at_ms, _)| due(*at_ms))
+        .map(|e| e.1)
 }
 
 /// Turns the result of `key` into an unacknowledged tombstone.

@@ -61,14 +61,14 @@ impl Inner {
         };
         self.log = log;
         for (key, span, damaged) in moved {
-            if let Some(slot) = self.index.get_mut(&key) {
+            if let Some(mut slot) = self.index.get(&key).cloned() {
                 slot.span = span;
                 if let Some(reason) = damaged {
                     slot.state = State::Damaged { reason };
                 }
+                self.set(key, slot);
             }
         }
-        self.live = self.index.values().map(|s| s.span.len).sum();
         Ok(true)
     }
 
