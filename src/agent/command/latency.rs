@@ -1,7 +1,8 @@
 //! How long the agent takes for one command, journal included: `RunCommand` in to
 //! `CommandResult` out for `true`, and the journal's `begin`/`finish`/`ack` alone.
 //! Ignored by default (it measures, it checks nothing a user relies on); run it with
-//! `cargo test --lib agent::command::latency -- --ignored --nocapture`.
+//! `cargo test --lib agent::command::latency -- --ignored --nocapture`. The state dir is a
+//! temp dir in `$TUNDRA_LATENCY_DIR` if set (e.g. a tmpfs, to see the cost without a disk).
 
 use std::time::{Duration, Instant};
 
@@ -30,7 +31,10 @@ fn report(what: &str, mut samples: Vec<Duration>) {
 #[tokio::test]
 #[ignore = "a measurement; run it by name with --ignored --nocapture"]
 async fn one_true_command_end_to_end_and_each_journal_step() {
-    let state = TempDir::new().unwrap();
+    let state = match std::env::var_os("TUNDRA_LATENCY_DIR") {
+        Some(dir) => TempDir::new_in(dir).unwrap(),
+        None => TempDir::new().unwrap(),
+    };
     let ctx = ctx(state.path(), &loaded());
     let (tx, mut rx) = mpsc::channel(16);
     let outbox = Outbox::to(tx);
@@ -76,4 +80,25 @@ async fn one_true_command_end_to_end_and_each_journal_step() {
     report("journal begin", begins);
     report("journal finish", finishes);
     report("journal ack", acks);
+
+    // A journal that has run for a while holds its bound of 10,000 tombstones, which
+    // pruning walks after every finish and ack.
+    let now = ctx.now_ms();
+    for i in 0..10_000 {
+        let id = format!("old-{i}");
+        j.finish(&id, &result, b"", b"", now).unwrap();
+        j.ack(&id, now).unwrap();
+    }
+    let (mut finishes, mut acks) = (Vec::new(), Vec::new());
+    for i in 0..RUNS {
+        let id = format!("full-{i}");
+        let t = Instant::now();
+        j.finish(&id, &result, b"", b"", now).unwrap();
+        finishes.push(t.elapsed());
+        let t = Instant::now();
+        assert!(j.ack(&id, now).unwrap());
+        acks.push(t.elapsed());
+    }
+    report("finish, 10k tombstones", finishes);
+    report("ack, 10k tombstones", acks);
 }
