@@ -2,7 +2,8 @@
 //! length. Appending is a `pwrite` into those zeros — space the file system has already
 //! allocated and written — so making it durable is an `fdatasync` that changes no
 //! metadata. Only extending the file (in [`STEP`]s, or more for a big record) changes its
-//! size, and that is fsynced once per extension.
+//! size, and that is fsynced once per extension — the file only: its directory entry does
+//! not change, so there is nothing in the directory to sync.
 //!
 //! A log only comes into being whole: it is written as [`TMP`], fsynced, renamed to [`LOG`]
 //! and the directory fsynced. That is how a new log is created and how compaction replaces
