@@ -306,4 +306,6 @@ pub(super) async fn blocking<T: Send + 'static>(
 }
 
 #[cfg(test)]
+mod latency;
+#[cfg(test)]
 mod tests;

@@ -3,56 +3,98 @@
 //!
 //! # On disk
 //!
-//! `<state dir>/commands/` (0700) holds one file per command id, named by the hex SHA-256 of
-//! the id (ids come from the network; hashing keeps them out of path syntax), mode 0600,
-//! holding one checksummed record (format: `journal/record.rs`):
+//! `<state dir>/commands/` (0700; `flock`ed while an agent has it open, so a second agent on
+//! the same state dir is refused) holds one append-only log, `journal.log` (0600): a header
+//! with the log's random key, then checksummed records (format: `journal/record.rs`), then
+//! zeros. Each record is about one command id, and the latest one for an id is its state:
 //!
-//! 1. *started*: created with `O_EXCL` and fsynced (file and dir) **before** the command runs;
-//! 2. *finished*: the signed `CommandResult` and the kept stdout/stderr, written to
-//!    `.<name>.tmp`, fsynced and renamed over (1), dir fsynced;
+//! 1. *started*: appended and fdatasynced **before** the command runs;
+//! 2. *finished*: the signed `CommandResult` and the kept stdout/stderr, appended and
+//!    fdatasynced before the result is sent;
 //! 3. *tombstone*: after `CommandAck` (or when pruned unacknowledged), the result without
-//!    its output, replacing (2) the same way.
+//!    its output. Appended without a sync of its own: a crash that loses it leaves the id
+//!    *finished*, so a retry would replay the result the appliance already stored (it does
+//!    not ask again). The next synced record carries it to disk anyway.
+//! 4. *damaged*: the id's latest record could not be trusted (below).
 //!
-//! A file that cannot be read back (torn, edited) is logged and treated as *started, no
-//! result*: the command may have run, so it is answered `INTERRUPTED`, never run again.
+//! Why a log: the file is filled with zeros ahead of its records (`journal/log.rs`), so an
+//! append overwrites blocks the file system has already allocated and written, and its
+//! `fdatasync` has no metadata to commit — a device flush rather than a file-system journal
+//! commit for each create, rename and directory fsync. The file grows in 1 MiB steps (or by
+//! what a big record needs), each fsynced once.
+//!
+//! An in-memory index maps each id to its state and to where its latest record lies:
+//! [`Journal::lookup`] does no I/O except to read back a kept result.
+//!
+//! # Crashes and damage
+//!
+//! Opening scans the log from the start; zeros end it. A record that fails its checks with
+//! nothing valid after it is one a crash tore while it was written: it is zeroed and the
+//! next record goes there. One *followed* by valid records is damage: it is logged, and the
+//! id its header still names is recorded as *damaged* — answered `INTERRUPTED`, never run
+//! again (fail closed) — unless a later record for the id supersedes it. (A tombstone torn
+//! by a crash while a later record reached the disk reads the same way: the appliance has
+//! that result and does not ask for it again.) Damage that destroyed the id itself loses
+//! that record: if it was the id's only one, the id reads as never seen. A *finished*
+//! record that fails its checks when it is read back later is answered as *damaged* too.
+//!
+//! An I/O error while appending or syncing stops all writes until the journal is opened
+//! again: after a failed fsync the kernel may have dropped the data, and a command that
+//! cannot be journaled does not run.
+//!
+//! Compaction (when more than half of a log past 8 MiB is dead records) writes the live
+//! records to `.journal.log.tmp`, fsyncs it, renames it over the log and fsyncs the
+//! directory: a crash at any point leaves the old log or the new one, each whole.
+//!
+//! Earlier agents kept one file per id in this directory; opening moves them into the log,
+//! syncs it, and only then deletes them (`journal/migrate.rs`).
 //!
 //! # Bounds
 //!
 //! See [`Bounds`]: tombstones are forgotten after 30 days or beyond the newest 10,000 (an id
 //! forgotten that way could run again if the appliance re-sent it); unacknowledged results
 //! lose their output after 24 h, or oldest first when they hold more than 64 MiB in all,
-//! and become tombstones. All methods do file I/O and fsync: call them off the async thread.
+//! and become tombstones. The log holds the live records, as much again in dead ones before
+//! compaction (or 8 MiB), one record being written (at most the 16 MiB output cap plus
+//! [`MAX_RECORD`]'s slack) and up to 1 MiB of zeros. All methods may do file I/O and fsync:
+//! call them off the async thread.
 
 mod bounds;
+mod compact;
+mod inner;
+mod log;
+mod migrate;
 mod record;
+mod scan;
 
-use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs::{self, File};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
-use record::{Kind, Record};
+use inner::{Durable, Inner};
+use log::{Span, LOG};
+use record::{key_of, Record, Seal};
 
 use super::AgentError;
-use crate::crypto::digest::sha256;
 use crate::proto::agent::CommandResult;
 
 /// The journal's directory in the state dir.
 pub const DIR: &str = "commands";
 
-const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+/// The longest record the journal writes or reads: the 16 MiB output cap and 64 KiB for the
+/// result, the id and framing.
+pub const MAX_RECORD: u64 = (16 << 20) + (64 << 10);
 
-/// A file larger than this is not one the journal wrote (16 MiB output cap plus slack).
-const MAX_FILE: u64 = 32 << 20;
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// How much the journal keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bounds {
     /// The most tombstones kept (the newest).
     pub tombstones_max: usize,
-    /// Tombstones and orphaned *started* records older than this are deleted.
+    /// Tombstones and orphaned *started* records older than this are forgotten.
     pub tombstone_ttl_ms: i64,
     /// Unacknowledged results older than this lose their output.
     pub result_ttl_ms: i64,
@@ -76,14 +118,14 @@ impl Default for Bounds {
 pub enum Entry {
     /// Never seen (or forgotten past the bounds).
     Unknown,
-    /// It was started and no result was recorded: the agent stopped while it ran, or the
-    /// file is damaged (`damaged` says how).
+    /// It was started and no result was recorded: the agent stopped while it ran, or its
+    /// record is damaged (`damaged` says how).
     Started {
         /// When it started (0 if damaged).
         started_ms: i64,
         /// SHA-256 of the command text run (empty if damaged).
         command_sha256: Vec<u8>,
-        /// Why the file could not be read, if it could not.
+        /// Why its record could not be read, if it could not.
         damaged: Option<String>,
     },
     /// Its result and output, to be sent again exactly as the first time.
@@ -109,23 +151,56 @@ pub enum Entry {
 pub struct Pruned {
     /// Results whose output was dropped.
     pub stripped: usize,
-    /// Files deleted.
+    /// Ids forgotten (tombstones and orphaned *started* records past their bounds).
     pub removed: usize,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Meta {
-    kind: Kind,
+/// An id's latest state and where its record lies in the log.
+#[derive(Debug, Clone)]
+struct Slot {
     at_ms: i64,
-    bytes: u64,
+    span: Span,
+    state: State,
 }
 
-/// The journal in one state dir. Writers are serialized; readers see whole files only.
+/// What [`Journal::lookup`] answers from memory (all but a kept result's output).
+#[derive(Debug, Clone)]
+enum State {
+    Started { command_sha256: Vec<u8> },
+    Finished,
+    Tombstone { result: CommandResult, acked: bool },
+    Damaged { reason: String },
+}
+
+fn slot_of(record: &Record, span: Span) -> Slot {
+    let state = match record {
+        Record::Started { command_sha256, .. } => State::Started {
+            command_sha256: command_sha256.clone(),
+        },
+        Record::Finished { .. } => State::Finished,
+        Record::Tombstone { result, acked, .. } => State::Tombstone {
+            result: result.clone(),
+            acked: *acked,
+        },
+        Record::Damaged { reason, .. } => State::Damaged {
+            reason: reason.clone(),
+        },
+    };
+    Slot {
+        at_ms: record.at_ms(),
+        span,
+        state,
+    }
+}
+
+/// The journal in one state dir. Writers are serialized; readers see whole records only.
 #[derive(Debug)]
 pub struct Journal {
     dir: PathBuf,
     bounds: Bounds,
-    index: Mutex<HashMap<String, Meta>>,
+    inner: Mutex<Inner>,
+    /// The directory, `flock`ed for as long as this journal is open.
+    _lock: File,
 }
 
 impl Journal {
@@ -156,10 +231,14 @@ impl Journal {
                 ),
             });
         }
+        let lock = lock_dir(&dir)?;
+        let mut inner = Inner::open(&dir, now_ms)?;
+        migrate::migrate(&mut inner, &dir)?;
         let journal = Self {
-            index: Mutex::new(bounds::scan(&dir)?),
+            inner: Mutex::new(inner),
             dir,
             bounds,
+            _lock: lock,
         };
         journal.prune(now_ms);
         Ok(journal)
@@ -170,59 +249,60 @@ impl Journal {
         &self.dir
     }
 
-    /// The file for `command_id`.
-    pub fn path_of(&self, command_id: &str) -> PathBuf {
-        self.dir.join(file_name(command_id))
+    /// The log file.
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join(LOG)
     }
 
-    /// What is known about `command_id`. A damaged file is logged and reported as
+    /// What is known about `command_id`. A damaged record is logged and reported as
     /// [`Entry::Started`]; `Err` is an I/O failure (the caller must not run the command).
     pub fn lookup(&self, command_id: &str) -> Result<Entry, AgentError> {
-        let path = self.path_of(command_id);
-        let bytes = match read_limited(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Entry::Unknown),
-            Err(source) => return Err(io(&path, source)),
-        };
-        let damaged = |reason: String| {
-            tracing::error!(path = %path.display(), %reason, command_id, "damaged command journal file: treating the command as interrupted");
-            Entry::Started {
-                started_ms: 0,
-                command_sha256: Vec::new(),
-                damaged: Some(reason),
+        let key = key_of(command_id);
+        let (file, span, seal_key) = {
+            let inner = self.lock();
+            let Some(slot) = inner.index.get(&key) else {
+                return Ok(Entry::Unknown);
+            };
+            match &slot.state {
+                State::Started { command_sha256 } => {
+                    return Ok(Entry::Started {
+                        started_ms: slot.at_ms,
+                        command_sha256: command_sha256.clone(),
+                        damaged: None,
+                    })
+                }
+                State::Tombstone { result, acked } => {
+                    return Ok(Entry::Forgotten {
+                        result: result.clone(),
+                        acked: *acked,
+                    })
+                }
+                State::Damaged { reason } => return Ok(damaged(command_id, reason.clone())),
+                State::Finished => (Arc::clone(&inner.log.file), slot.span, inner.log.key),
             }
         };
-        let record = match Record::decode(&bytes) {
-            Ok(r) if r.command_id() == command_id => r,
-            Ok(r) => return Ok(damaged(format!("holds command id {:?}", r.command_id()))),
-            Err(reason) => return Ok(damaged(reason)),
-        };
-        Ok(match record {
-            Record::Started {
-                command_sha256,
-                at_ms,
-                ..
-            } => Entry::Started {
-                started_ms: at_ms,
-                command_sha256,
-                damaged: None,
-            },
-            Record::Finished {
+        // Read outside the lock: an output can be 16 MiB. The file handle stays valid even if
+        // compaction replaces the log meanwhile.
+        let bytes = log::read(&file, span).map_err(|source| io(&self.log_path(), source))?;
+        Ok(match Record::decode(&bytes, Seal::Log(&seal_key)) {
+            Ok(Record::Finished {
+                command_id: id,
                 result,
                 stdout,
                 stderr,
                 ..
-            } => Entry::Finished {
+            }) if id == command_id => Entry::Finished {
                 result,
                 stdout,
                 stderr,
             },
-            Record::Tombstone { result, acked, .. } => Entry::Forgotten { result, acked },
+            Ok(_) => damaged(command_id, "its record is about another command".into()),
+            Err(reason) => damaged(command_id, reason),
         })
     }
 
     /// Durably records that `command_id` is about to run. `Ok(false)`: the journal already
-    /// has a file for it, so it must not run.
+    /// has a record for it, so it must not run.
     pub fn begin(
         &self,
         command_id: &str,
@@ -230,45 +310,25 @@ impl Journal {
         command_sha256: &[u8],
         started_ms: i64,
     ) -> Result<bool, AgentError> {
-        let mut index = self.lock();
-        let name = file_name(command_id);
-        let path = self.dir.join(&name);
-        let bytes = Record::Started {
+        let key = key_of(command_id);
+        let mut inner = self.lock();
+        if inner.index.contains_key(&key) {
+            return Ok(false);
+        }
+        let record = Record::Started {
             command_id: command_id.into(),
             request_id: request_id.into(),
             command_sha256: command_sha256.to_vec(),
             at_ms: started_ms,
-        }
-        .encode();
-        let mut f = match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-        {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
-            Err(source) => return Err(io(&path, source)),
         };
-        // A failure after the create leaves a damaged file: read back as "started", which
-        // is what it is.
-        f.write_all(&bytes)
-            .and_then(|()| f.sync_all())
-            .map_err(|source| io(&path, source))?;
-        self.sync_dir()?;
-        index.insert(
-            name,
-            Meta {
-                kind: Kind::Started,
-                at_ms: started_ms,
-                bytes: bytes.len() as u64,
-            },
-        );
+        let bytes = record.encode(inner.seal());
+        let span = inner.append(&bytes, Durable::Now)?;
+        inner.set(key, slot_of(&record, span));
         Ok(true)
     }
 
-    /// Durably records the result of `command_id` with the output it covers (replacing its
-    /// *started* record, if any), then applies the bounds.
+    /// Durably records the result of `command_id` with the output it covers (superseding
+    /// its *started* record, if any), then applies the bounds.
     pub fn finish(
         &self,
         command_id: &str,
@@ -277,10 +337,17 @@ impl Journal {
         stderr: &[u8],
         now_ms: i64,
     ) -> Result<(), AgentError> {
-        let bytes = record::encode_finished(command_id, result, stdout, stderr, now_ms);
         {
-            let mut index = self.lock();
-            self.replace(&mut index, command_id, (Kind::Finished, now_ms), &bytes)?;
+            let mut inner = self.lock();
+            let bytes =
+                record::encode_finished(inner.seal(), command_id, result, stdout, stderr, now_ms);
+            let span = inner.append(&bytes, Durable::Now)?;
+            let slot = Slot {
+                at_ms: now_ms,
+                span,
+                state: State::Finished,
+            };
+            inner.set(key_of(command_id), slot);
         }
         self.prune(now_ms);
         Ok(())
@@ -290,12 +357,23 @@ impl Journal {
     /// `Ok(false)`: there was no stored result (unknown, still running, already forgotten).
     pub fn ack(&self, command_id: &str, now_ms: i64) -> Result<bool, AgentError> {
         let done = {
-            let mut index = self.lock();
-            match self.lookup(command_id)? {
-                Entry::Finished { result, .. } => {
-                    self.to_tombstone(&mut index, command_id, result, true, now_ms)?;
-                    true
-                }
+            let mut inner = self.lock();
+            let key = key_of(command_id);
+            match inner.index.get(&key) {
+                Some(Slot {
+                    state: State::Finished,
+                    span,
+                    ..
+                }) => match inner.read(*span) {
+                    Ok(Record::Finished { result, .. }) => {
+                        inner.tombstone(key, command_id, result, true, now_ms)?;
+                        true
+                    }
+                    other => {
+                        tracing::warn!(command_id, error = ?other.err(), "acknowledged command result cannot be read back");
+                        false
+                    }
+                },
                 _ => false,
             }
         };
@@ -305,88 +383,60 @@ impl Journal {
         Ok(done)
     }
 
-    fn to_tombstone(
-        &self,
-        index: &mut HashMap<String, Meta>,
-        command_id: &str,
-        result: CommandResult,
-        acked: bool,
-        now_ms: i64,
-    ) -> Result<(), AgentError> {
-        let record = Record::Tombstone {
-            command_id: command_id.into(),
-            result,
-            acked,
-            at_ms: now_ms,
-        };
-        self.replace(index, command_id, record.kind_and_time(), &record.encode())
+    /// How many ids the journal knows.
+    #[cfg(test)]
+    pub(crate) fn known_ids(&self) -> usize {
+        self.lock().index.len()
     }
 
-    /// Atomically replaces the file of `command_id` with a record's `bytes` (tmp, fsync,
-    /// rename, fsync the dir) and indexes it.
-    fn replace(
-        &self,
-        index: &mut HashMap<String, Meta>,
-        command_id: &str,
-        (kind, at_ms): (Kind, i64),
-        bytes: &[u8],
-    ) -> Result<(), AgentError> {
-        let name = file_name(command_id);
-        let path = self.dir.join(&name);
-        let tmp = self.dir.join(format!(".{name}.tmp"));
-        let _ = fs::remove_file(&tmp);
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(|source| io(&tmp, source))?;
-        f.write_all(bytes)
-            .and_then(|()| f.sync_all())
-            .map_err(|source| io(&tmp, source))?;
-        fs::rename(&tmp, &path).map_err(|source| io(&path, source))?;
-        self.sync_dir()?;
-        index.insert(
-            name,
-            Meta {
-                kind,
-                at_ms,
-                bytes: bytes.len() as u64,
-            },
-        );
-        Ok(())
-    }
-
-    fn sync_dir(&self) -> Result<(), AgentError> {
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|source| io(&self.dir, source))
-    }
-
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Meta>> {
-        // The index is rebuilt from files on open; a panic elsewhere leaves it usable.
-        self.index.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // The index is rebuilt from the log on open; a panic elsewhere leaves it usable.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-/// The file name for a command id: hex SHA-256, so any id maps to a plain name.
-fn file_name(command_id: &str) -> String {
-    hex::encode(sha256(command_id.as_bytes()))
+/// What a damaged record reads as: started, no result.
+fn damaged(command_id: &str, reason: String) -> Entry {
+    tracing::error!(command_id, %reason, "damaged command journal record: treating the command as interrupted");
+    Entry::Started {
+        started_ms: 0,
+        command_sha256: Vec::new(),
+        damaged: Some(reason),
+    }
 }
 
-fn is_entry_name(name: &str) -> bool {
-    name.len() == 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-}
+/// How long opening waits for another holder of the journal's lock to let go.
+const LOCK_WAIT: Duration = Duration::from_secs(1);
 
-fn read_limited(path: &Path) -> std::io::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    File::open(path)?
-        .take(MAX_FILE + 1)
-        .read_to_end(&mut bytes)?;
-    Ok(bytes)
+/// Takes the directory's `flock`: one agent per journal. Released when the file closes,
+/// also when the process dies. Between a `fork` and its `exec` a child briefly holds a copy
+/// of every descriptor (they are close-on-exec), so a lock just given up by a journal closed
+/// in this process may linger for a moment: a busy lock is retried for [`LOCK_WAIT`].
+fn lock_dir(dir: &Path) -> Result<File, AgentError> {
+    let handle = File::open(dir).map_err(|source| io(dir, source))?;
+    let deadline = Instant::now() + LOCK_WAIT;
+    loop {
+        match rustix::fs::flock(
+            &handle,
+            rustix::fs::FlockOperation::NonBlockingLockExclusive,
+        ) {
+            Ok(()) => return Ok(handle),
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
+                return Err(io(
+                    dir,
+                    std::io::Error::new(
+                        std::io::ErrorKind::WouldBlock,
+                        "another agent process has this command journal open (one state dir \
+                         serves one agent)",
+                    ),
+                ))
+            }
+            Err(e) => return Err(io(dir, e.into())),
+        }
+    }
 }
 
 fn io(path: &Path, source: std::io::Error) -> AgentError {
@@ -396,5 +446,7 @@ fn io(path: &Path, source: std::io::Error) -> AgentError {
     }
 }
 
+#[cfg(test)]
+mod log_tests;
 #[cfg(test)]
 mod tests;

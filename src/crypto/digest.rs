@@ -1,6 +1,7 @@
 //! Digests and key derivation.
 
 use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use sha3::{Digest, Sha3_256};
 
@@ -16,6 +17,17 @@ pub fn sha3_256(parts: &[&[u8]]) -> [u8; 32] {
 /// SHA-256 of `data` (certificate fingerprints, stored token hashes).
 pub fn sha256(data: &[u8]) -> [u8; 32] {
     Sha256::digest(data).into()
+}
+
+/// HMAC-SHA256 (RFC 2104) of `data` under a 32-byte `key`: a digest that only a holder of
+/// the key can produce (the agent's command journal seals its records with it).
+pub fn hmac_sha256(key: &[u8; 32], data: &[u8]) -> [u8; 32] {
+    // HMAC zero-pads a short key to the 64-byte block; doing it here keeps `new` infallible.
+    let mut block = [0u8; 64];
+    block[..32].copy_from_slice(key);
+    let mut mac = <Hmac<Sha256> as Mac>::new(&block.into());
+    mac.update(data);
+    mac.finalize().into_bytes().into()
 }
 
 /// BLAKE3-256 of `data` (the master key file's integrity trailer, asset ETags).
@@ -115,6 +127,23 @@ mod tests {
     fn hkdf_refuses_overlong_output() {
         let mut okm = vec![0u8; 255 * 32 + 1];
         assert!(hkdf_sha256(b"s", b"k", b"i", &mut okm).is_err());
+    }
+
+    /// RFC 4231 test cases 1 and 2 (their 20- and 4-byte keys, zero-padded as HMAC does).
+    #[test]
+    fn hmac_sha256_rfc4231_cases_1_and_2() {
+        let mut key = [0u8; 32];
+        key[..20].copy_from_slice(&[0x0b; 20]);
+        assert_eq!(
+            hex::encode(hmac_sha256(&key, b"Hi There")),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
+        );
+        let mut key = [0u8; 32];
+        key[..4].copy_from_slice(b"Jefe");
+        assert_eq!(
+            hex::encode(hmac_sha256(&key, b"what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
     }
 
     #[test]

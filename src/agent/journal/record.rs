@@ -1,25 +1,71 @@
-//! One journal file holds one record:
+//! One journal record:
 //!
 //! ```text
 //! "TJ" | version (1) | kind (1) | at_ms (i64 LE) | payload length (u32 LE)   16-byte header
 //! payload: fields, each a u32 LE length and that many bytes
-//! SHA-256 of header and payload                                              32 bytes
+//! digest of header and payload                                               32 bytes
 //! ```
 //!
-//! The header alone says what the file is and when it was written, so the journal can index
-//! a directory without reading the output it stores; the digest catches a torn or edited
-//! file, which the journal then treats as "started, no result" (fail closed).
+//! Two seals, told apart by the version byte: version 1 is the one-file-per-id layout of
+//! earlier agents (digest: SHA-256), read only to migrate it; version 2 is a record in the
+//! log (digest: HMAC-SHA256 under the log's random key). The key is what lets the log's
+//! scan hunt for the next record after damage: command output sits in the log between
+//! records, and bytes a command printed can look like a record but cannot carry a digest
+//! under a key it never saw (the log is 0600).
+//!
+//! The header alone says what a record is, when it was written and how long it is, so a
+//! scan can step from record to record; the digest catches a torn or edited record, which
+//! the journal then treats as "started, no result" (fail closed).
 
 use prost::Message;
 
-use crate::crypto::digest::sha256;
+use crate::crypto::digest::{hmac_sha256, sha256};
 use crate::proto::agent::CommandResult;
 
 const MAGIC: &[u8; 2] = b"TJ";
-const VERSION: u8 = 1;
 /// Bytes before the payload.
 pub const HEADER_LEN: usize = 16;
-const DIGEST_LEN: usize = 32;
+/// Bytes after it.
+pub const DIGEST_LEN: usize = 32;
+
+/// The journal's key for a command id: its SHA-256 (ids come from the network; the old
+/// layout named its files by it, and a damaged record may be known by it alone).
+pub type Key = [u8; 32];
+
+/// The key of `command_id`.
+pub fn key_of(command_id: &str) -> Key {
+    sha256(command_id.as_bytes())
+}
+
+/// How a record's digest is made.
+#[derive(Clone, Copy)]
+pub enum Seal<'a> {
+    /// Version 1: a file of the old layout, SHA-256.
+    File,
+    /// Version 2: a record in the log, HMAC-SHA256 under the log's key.
+    Log(&'a [u8; 32]),
+}
+
+impl Seal<'_> {
+    fn version(self) -> u8 {
+        match self {
+            Self::File => 1,
+            Self::Log(_) => 2,
+        }
+    }
+
+    fn digest(self, body: &[u8]) -> [u8; 32] {
+        match self {
+            Self::File => sha256(body),
+            Self::Log(key) => hmac_sha256(key, body),
+        }
+    }
+
+    /// The first bytes of a log record (what a scan looks for after damage).
+    pub fn prefix(self) -> [u8; 3] {
+        [MAGIC[0], MAGIC[1], self.version()]
+    }
+}
 
 /// What a record is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,13 +76,20 @@ pub enum Kind {
     Finished = 2,
     /// Its result without output (acknowledged, or pruned).
     Tombstone = 3,
+    /// Its latest record could not be trusted: it may have run.
+    Damaged = 4,
 }
 
 impl Kind {
     fn from_byte(b: u8) -> Option<Self> {
-        [Self::Started, Self::Finished, Self::Tombstone]
-            .into_iter()
-            .find(|k| *k as u8 == b)
+        [
+            Self::Started,
+            Self::Finished,
+            Self::Tombstone,
+            Self::Damaged,
+        ]
+        .into_iter()
+        .find(|k| *k as u8 == b)
     }
 }
 
@@ -79,29 +132,40 @@ pub enum Record {
         /// When the output was dropped.
         at_ms: i64,
     },
+    /// The id's latest record was damaged; only its key is known for sure.
+    Damaged {
+        /// The id's [`Key`].
+        key: Key,
+        /// What was wrong.
+        reason: String,
+        /// When the damage was found (it ages like a *started* record).
+        at_ms: i64,
+    },
 }
 
 impl Record {
-    /// The command id it is about.
-    pub fn command_id(&self) -> &str {
+    /// The key of the command id it is about.
+    pub fn key(&self) -> Key {
         match self {
             Self::Started { command_id, .. }
             | Self::Finished { command_id, .. }
-            | Self::Tombstone { command_id, .. } => command_id,
+            | Self::Tombstone { command_id, .. } => key_of(command_id),
+            Self::Damaged { key, .. } => *key,
         }
     }
 
-    /// Its kind and time.
-    pub fn kind_and_time(&self) -> (Kind, i64) {
+    /// When it was written.
+    pub fn at_ms(&self) -> i64 {
         match self {
-            Self::Started { at_ms, .. } => (Kind::Started, *at_ms),
-            Self::Finished { at_ms, .. } => (Kind::Finished, *at_ms),
-            Self::Tombstone { at_ms, .. } => (Kind::Tombstone, *at_ms),
+            Self::Started { at_ms, .. }
+            | Self::Finished { at_ms, .. }
+            | Self::Tombstone { at_ms, .. }
+            | Self::Damaged { at_ms, .. } => *at_ms,
         }
     }
 
-    /// Its file bytes.
-    pub fn encode(&self) -> Vec<u8> {
+    /// Its bytes under `seal`.
+    pub fn encode(&self, seal: Seal<'_>) -> Vec<u8> {
         match self {
             Self::Started {
                 command_id,
@@ -109,6 +173,7 @@ impl Record {
                 command_sha256,
                 at_ms,
             } => frame(
+                seal,
                 Kind::Started,
                 *at_ms,
                 &[command_id.as_bytes(), request_id.as_bytes(), command_sha256],
@@ -119,13 +184,14 @@ impl Record {
                 stdout,
                 stderr,
                 at_ms,
-            } => encode_finished(command_id, result, stdout, stderr, *at_ms),
+            } => encode_finished(seal, command_id, result, stdout, stderr, *at_ms),
             Self::Tombstone {
                 command_id,
                 result,
                 acked,
                 at_ms,
             } => frame(
+                seal,
                 Kind::Tombstone,
                 *at_ms,
                 &[
@@ -134,45 +200,47 @@ impl Record {
                     &[u8::from(*acked)],
                 ],
             ),
+            Self::Damaged { key, reason, at_ms } => {
+                frame(seal, Kind::Damaged, *at_ms, &[key, reason.as_bytes()])
+            }
         }
     }
 
-    /// Parses and checks a whole file.
-    pub fn decode(bytes: &[u8]) -> Result<Self, String> {
-        let (kind, at_ms) = peek(bytes).ok_or("not a journal record (bad header)")?;
-        let body_end = bytes
-            .len()
-            .checked_sub(DIGEST_LEN)
-            .ok_or("shorter than a record")?;
+    /// Parses and checks one whole record sealed with `seal`.
+    pub fn decode(bytes: &[u8], seal: Seal<'_>) -> Result<Self, String> {
+        let (kind, at_ms, len) = header(bytes, seal).ok_or("not a journal record (bad header)")?;
+        if bytes.len() != len {
+            return Err("its length does not match its header (torn or edited)".into());
+        }
+        let body_end = len.saturating_sub(DIGEST_LEN);
         let (body, digest) = bytes.split_at(body_end);
-        if sha256(body).as_slice() != digest {
-            return Err("checksum mismatch (torn or edited file)".into());
+        if seal.digest(body).as_slice() != digest {
+            return Err("checksum mismatch (torn or edited)".into());
         }
-        let declared = u32::from_le_bytes(take::<4>(body, 12)?) as usize;
-        let payload = body.get(HEADER_LEN..).ok_or("shorter than its header")?;
-        if payload.len() != declared {
-            return Err("payload length does not match its header".into());
-        }
-        let mut fields = Fields(payload);
-        let command_id = fields.text()?;
+        let mut fields = Fields(body.get(HEADER_LEN..).unwrap_or_default());
         let record = match kind {
             Kind::Started => Self::Started {
-                command_id,
+                command_id: fields.text()?,
                 request_id: fields.text()?,
                 command_sha256: fields.bytes()?.to_vec(),
                 at_ms,
             },
             Kind::Finished => Self::Finished {
-                command_id,
+                command_id: fields.text()?,
                 result: fields.result()?,
                 stdout: fields.bytes()?.to_vec(),
                 stderr: fields.bytes()?.to_vec(),
                 at_ms,
             },
             Kind::Tombstone => Self::Tombstone {
-                command_id,
+                command_id: fields.text()?,
                 result: fields.result()?,
                 acked: fields.bytes()? == [1],
+                at_ms,
+            },
+            Kind::Damaged => Self::Damaged {
+                key: Key::try_from(fields.bytes()?).map_err(|_| "a key is not 32 bytes")?,
+                reason: fields.text()?,
                 at_ms,
             },
         };
@@ -183,9 +251,10 @@ impl Record {
     }
 }
 
-/// The file bytes of a [`Record::Finished`], from borrowed parts (the output can be 16 MiB:
-/// it is not copied into a `Record` first).
+/// The bytes of a [`Record::Finished`], from borrowed parts (the output can be 16 MiB: it is
+/// not copied into a `Record` first).
 pub fn encode_finished(
+    seal: Seal<'_>,
     command_id: &str,
     result: &CommandResult,
     stdout: &[u8],
@@ -193,6 +262,7 @@ pub fn encode_finished(
     at_ms: i64,
 ) -> Vec<u8> {
     frame(
+        seal,
         Kind::Finished,
         at_ms,
         &[
@@ -204,31 +274,47 @@ pub fn encode_finished(
     )
 }
 
-fn frame(kind: Kind, at_ms: i64, fields: &[&[u8]]) -> Vec<u8> {
+fn frame(seal: Seal<'_>, kind: Kind, at_ms: i64, fields: &[&[u8]]) -> Vec<u8> {
     let payload_len: usize = fields.iter().map(|f| 4 + f.len()).sum();
     let mut out = Vec::with_capacity(HEADER_LEN + payload_len + DIGEST_LEN);
     out.extend_from_slice(MAGIC);
-    out.push(VERSION);
+    out.push(seal.version());
     out.push(kind as u8);
     out.extend_from_slice(&at_ms.to_le_bytes());
-    // Fields are bounded by the 16 MiB output cap, far below u32::MAX.
+    // Fields are bounded by the 16 MiB output cap, far below u32::MAX; the journal refuses
+    // to write a record longer than it would read back.
     out.extend_from_slice(&u32::try_from(payload_len).unwrap_or(u32::MAX).to_le_bytes());
     for f in fields {
         out.extend_from_slice(&u32::try_from(f.len()).unwrap_or(u32::MAX).to_le_bytes());
         out.extend_from_slice(f);
     }
-    let digest = sha256(&out);
+    let digest = seal.digest(&out);
     out.extend_from_slice(&digest);
     out
 }
 
-/// The kind and time in a file's first [`HEADER_LEN`] bytes.
-pub fn peek(header: &[u8]) -> Option<(Kind, i64)> {
-    if header.get(..2)? != MAGIC || *header.get(2)? != VERSION {
+/// The kind, time and whole length of the record whose first [`HEADER_LEN`] bytes are
+/// `header`, if they are a header under `seal` (the digest is not checked).
+pub fn header(header: &[u8], seal: Seal<'_>) -> Option<(Kind, i64, usize)> {
+    if header.get(..3)? != seal.prefix() {
         return None;
     }
     let kind = Kind::from_byte(*header.get(3)?)?;
-    Some((kind, i64::from_le_bytes(take::<8>(header, 4).ok()?)))
+    let at_ms = i64::from_le_bytes(take::<8>(header, 4).ok()?);
+    let payload = u32::from_le_bytes(take::<4>(header, 12).ok()?) as usize;
+    Some((kind, at_ms, HEADER_LEN + payload + DIGEST_LEN))
+}
+
+/// The key a record that failed its checks claims to be about, if its header and first
+/// field are readable. A guess, good only for marking an id *damaged* (which can never
+/// make a command run).
+pub fn claimed_key(bytes: &[u8], seal: Seal<'_>) -> Option<Key> {
+    let (kind, _, _) = header(bytes, seal)?;
+    let first = Fields(bytes.get(HEADER_LEN..)?).bytes().ok()?;
+    match kind {
+        Kind::Damaged => Key::try_from(first).ok(),
+        _ => std::str::from_utf8(first).ok().map(key_of),
+    }
 }
 
 fn take<const N: usize>(bytes: &[u8], at: usize) -> Result<[u8; N], String> {
@@ -267,6 +353,8 @@ impl<'a> Fields<'a> {
 mod tests {
     use super::*;
 
+    const KEY: [u8; 32] = [5; 32];
+
     fn samples() -> Vec<Record> {
         let result = CommandResult {
             command_id: "c1".into(),
@@ -296,31 +384,53 @@ mod tests {
                 acked: true,
                 at_ms: -1,
             },
+            Record::Damaged {
+                key: key_of("c1"),
+                reason: "checksum mismatch".into(),
+                at_ms: 9,
+            },
         ]
     }
 
     #[test]
     fn records_round_trip_and_their_header_is_readable_alone() {
-        for r in samples() {
-            let bytes = r.encode();
-            assert_eq!(Record::decode(&bytes).unwrap(), r);
-            assert_eq!(peek(&bytes[..HEADER_LEN]).unwrap(), r.kind_and_time());
+        for seal in [Seal::File, Seal::Log(&KEY)] {
+            for r in samples() {
+                let bytes = r.encode(seal);
+                assert_eq!(Record::decode(&bytes, seal).unwrap(), r);
+                let (_, at_ms, len) = header(&bytes[..HEADER_LEN], seal).unwrap();
+                assert_eq!((at_ms, len), (r.at_ms(), bytes.len()));
+                assert_eq!(claimed_key(&bytes, seal), Some(key_of("c1")));
+            }
         }
     }
 
     #[test]
     fn any_flipped_or_missing_byte_is_detected() {
-        for r in samples() {
-            let bytes = r.encode();
-            for i in 0..bytes.len() {
-                let mut bad = bytes.clone();
-                bad[i] ^= 0x40;
-                assert!(Record::decode(&bad).is_err(), "flip at {i} went unnoticed");
-                assert!(
-                    Record::decode(&bytes[..i]).is_err(),
-                    "cut at {i} went unnoticed"
-                );
+        for seal in [Seal::File, Seal::Log(&KEY)] {
+            for r in samples() {
+                let bytes = r.encode(seal);
+                for i in 0..bytes.len() {
+                    let mut bad = bytes.clone();
+                    bad[i] ^= 0x40;
+                    assert!(Record::decode(&bad, seal).is_err(), "flip at {i} unnoticed");
+                    assert!(
+                        Record::decode(&bytes[..i], seal).is_err(),
+                        "cut at {i} went unnoticed"
+                    );
+                }
             }
+        }
+    }
+
+    #[test]
+    fn a_record_verifies_only_under_its_own_seal() {
+        // What a command could print: a well-formed record, but not under the log's key.
+        for r in samples() {
+            let forged = r.encode(Seal::Log(&[6; 32]));
+            assert!(Record::decode(&forged, Seal::Log(&KEY)).is_err());
+            assert!(Record::decode(&r.encode(Seal::File), Seal::Log(&KEY)).is_err());
+            assert!(Record::decode(&r.encode(Seal::Log(&KEY)), Seal::File).is_err());
         }
     }
 }

@@ -1,7 +1,10 @@
 use std::os::unix::fs::PermissionsExt;
 
-use super::bounds::mtime_ms;
+use super::log::TMP;
+use super::migrate::mtime_ms;
+use super::record::{key_of, Record, Seal};
 use super::*;
+use crate::crypto::digest::sha256;
 
 const T0: i64 = 1_800_000_000_000;
 const HOUR_MS: i64 = 60 * 60 * 1000;
@@ -31,8 +34,18 @@ fn files(j: &Journal) -> Vec<String> {
     v
 }
 
+/// Where the one-file-per-id layout of earlier agents kept `id`.
 fn j_path(state: &tempfile::TempDir, id: &str) -> PathBuf {
     state.path().join(DIR).join(file_name(id))
+}
+
+fn file_name(id: &str) -> String {
+    hex::encode(key_of(id))
+}
+
+/// The length of the record that holds the state of `id`.
+fn record_len(j: &Journal, id: &str) -> u64 {
+    j.lock().index[&key_of(id)].span.len
 }
 
 #[test]
@@ -43,7 +56,7 @@ fn started_survives_a_restart_and_blocks_a_second_start() {
     assert!(j.begin("c1", "req-1", &[7; 32], T0).unwrap());
     assert!(!j.begin("c1", "req-1", &[7; 32], T0).unwrap());
     assert_eq!(mode(j.dir()), 0o700);
-    assert_eq!(mode(&j.path_of("c1")), 0o600);
+    assert_eq!(mode(&j.log_path()), 0o600);
     drop(j);
 
     let j = Journal::open(state.path(), T0 + 1).unwrap();
@@ -66,12 +79,13 @@ fn a_result_is_kept_byte_for_byte_across_a_restart() {
     let stdout: Vec<u8> = (0..=255).cycle().take(100_000).collect();
     j.finish("c1", &result("c1", 4), &stdout, b"err", T0 + 5)
         .unwrap();
-    let bytes = fs::read(j.path_of("c1")).unwrap();
+    let bytes = fs::read(j.log_path()).unwrap();
     drop(j);
 
+    // Opening reads the log without rewriting it.
     let j = Journal::open(state.path(), T0 + 10).unwrap();
-    assert_eq!(fs::read(j.path_of("c1")).unwrap(), bytes);
-    assert_eq!(mode(&j.path_of("c1")), 0o600);
+    assert_eq!(fs::read(j.log_path()).unwrap(), bytes);
+    assert_eq!(mode(&j.log_path()), 0o600);
     assert_eq!(
         j.lookup("c1").unwrap(),
         Entry::Finished {
@@ -95,7 +109,7 @@ fn an_ack_leaves_a_small_tombstone() {
         !j.ack("c1", T0 + 2).unwrap(),
         "a second ack changes nothing"
     );
-    assert!(fs::metadata(j.path_of("c1")).unwrap().len() < 512);
+    assert!(record_len(&j, "c1") < 512);
     drop(j);
     let j = Journal::open(state.path(), T0 + 3).unwrap();
     assert_eq!(
@@ -109,13 +123,20 @@ fn an_ack_leaves_a_small_tombstone() {
     assert_eq!(files(&j).len(), 1, "no temporary files are left");
 }
 
+/// Files of the one-file-per-id layout an upgraded agent finds: the damaged ones are
+/// moved into the log as damaged, never as unknown.
 #[test]
 fn damaged_files_read_as_started_and_never_as_unknown() {
     let state = tempfile::tempdir().unwrap();
-    let j = Journal::open(state.path(), T0).unwrap();
-    j.finish("good", &result("good", 0), b"hello", b"", T0)
-        .unwrap();
-    let good = fs::read(j.path_of("good")).unwrap();
+    drop(Journal::open(state.path(), T0).unwrap());
+    let good = Record::Finished {
+        command_id: "good".into(),
+        result: result("good", 0),
+        stdout: b"hello".to_vec(),
+        stderr: Vec::new(),
+        at_ms: T0,
+    }
+    .encode(Seal::File);
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("empty", Vec::new()),
         ("garbage", b"not a journal file at all".to_vec()),
@@ -128,22 +149,26 @@ fn damaged_files_read_as_started_and_never_as_unknown() {
             b
         }),
     ];
+    fs::write(j_path(&state, "good"), &good).unwrap();
     for (id, bytes) in &cases {
-        fs::write(j.path_of(id), bytes).unwrap();
+        fs::write(j_path(&state, id), bytes).unwrap();
     }
-    drop(j);
     // Opening indexes them without failing; each is "started, no result". (A file without a
     // readable header is aged by its mtime, so open "now".)
     let now = mtime_ms(&fs::metadata(j_path(&state, "empty")).unwrap());
-    let j = Journal::open(state.path(), now).unwrap();
-    for (id, _) in &cases {
-        match j.lookup(id).unwrap() {
-            Entry::Started {
-                damaged: Some(why), ..
-            } => assert!(!why.is_empty()),
-            other => panic!("{id}: {other:?}"),
+    for _restart in 0..2 {
+        let j = Journal::open(state.path(), now).unwrap();
+        for (id, _) in &cases {
+            match j.lookup(id).unwrap() {
+                Entry::Started {
+                    damaged: Some(why), ..
+                } => assert!(!why.is_empty()),
+                other => panic!("{id}: {other:?}"),
+            }
+            assert!(!j.begin(id, "", &[], now).unwrap(), "{id} must not start");
         }
-        assert!(!j.begin(id, "", &[], now).unwrap(), "{id} must not start");
+        assert!(matches!(j.lookup("good").unwrap(), Entry::Finished { .. }));
+        assert_eq!(files(&j), [LOG], "the old files are gone once moved");
     }
 }
 
@@ -151,11 +176,14 @@ fn damaged_files_read_as_started_and_never_as_unknown() {
 fn a_loose_journal_dir_is_refused_and_leftover_temp_files_are_removed() {
     let state = tempfile::tempdir().unwrap();
     let j = Journal::open(state.path(), T0).unwrap();
+    // One an old agent's replacement left, and one from a compaction that never renamed.
     let tmp = j.dir().join(format!(".{}.tmp", file_name("c1")));
     fs::write(&tmp, b"half").unwrap();
+    fs::write(j.dir().join(TMP), b"half a log").unwrap();
     drop(j);
     let j = Journal::open(state.path(), T0).unwrap();
     assert!(!tmp.exists());
+    assert_eq!(files(&j), [LOG]);
     fs::set_permissions(j.dir(), fs::Permissions::from_mode(0o755)).unwrap();
     match Journal::open(state.path(), T0) {
         Err(AgentError::Corrupt { message, .. }) => assert!(message.contains("chmod 0700")),
@@ -233,7 +261,7 @@ fn tombstones_are_bounded_by_count_and_age_and_started_records_by_age() {
     let day = 24 * HOUR_MS;
     assert_eq!(j.prune(T0 + 30 * day).removed, 0);
     assert_eq!(j.prune(T0 + 30 * day + 10).removed, 4);
-    assert_eq!(files(&j), Vec::<String>::new());
+    assert_eq!(j.known_ids(), 0);
     drop(j);
 
     // The same bounds hold for what a restart finds on disk.
@@ -245,5 +273,5 @@ fn tombstones_are_bounded_by_count_and_age_and_started_records_by_age() {
     drop(j);
     let j = Journal::open_with(state.path(), bounds, T0 + 40 * day).unwrap();
     // A day past their result TTL they became tombstones, which are then young again.
-    assert_eq!(files(&j).len(), 3);
+    assert_eq!(j.known_ids(), 3);
 }
