@@ -1,6 +1,7 @@
 //! Command round trip on a connected agent: the real appliance (in-process, system clock),
-//! a real agent (in-process, enrolled over HTTPS, connected over gRPC/mTLS, running each
-//! command with `/bin/sh`), and N commands one after another.
+//! a real agent (the release `tundra agent run` in its own process, enrolled over HTTPS,
+//! connected over gRPC/mTLS, running each command with `/bin/sh`), and N commands one after
+//! another.
 //!
 //! Reports, per command, "accepted → result stored": from the moment the pipeline's
 //! transaction committed (what `POST …/commands` answers 202 for) to the moment the agent's
@@ -21,7 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
-use tundra::agent::{self, EnrollOptions, RunOptions, StateDir};
+use tundra::agent::{self, EnrollOptions, StateDir};
 use tundra::app::{self, Listeners};
 use tundra::audit::AuditContext;
 use tundra::clock::{SharedClock, SystemClock};
@@ -56,6 +57,14 @@ fn report(what: &str, mut v: Vec<Duration>) {
 }
 
 const PW: &str = "correct horse battery staple";
+
+fn unix_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        * 1e3
+}
 
 fn main() {
     let count = arg("--count", 1000);
@@ -114,9 +123,15 @@ async fn bench(count: usize, http: usize) {
     )
     .await
     .unwrap();
-    let (stop, rx) = tokio::sync::watch::channel(false);
-    let agent_task =
-        tokio::spawn(async move { agent::run(&state, RunOptions::default(), rx).await });
+    // The agent runs as its own process, as `tundra agent run` does on a managed host (a
+    // fork of the whole appliance process would cost far more than one of the small agent).
+    let mut agent_process = tokio::process::Command::new(env!("CARGO_BIN_EXE_tundra"))
+        .args(["agent", "run", "--state-dir"])
+        .arg(state.path())
+        .env("TUNDRA_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
     let id = AgentId(agent_id.clone());
     while !running.hub.status(&id).online {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -144,6 +159,9 @@ async fn bench(count: usize, http: usize) {
 
     let mut round_trips = Vec::with_capacity(count);
     let mut submits = Vec::with_capacity(count);
+    // Where the time goes, from the row's wall-clock stamps (milliseconds): accepted → the
+    // agent started it, the run itself, the agent finished → the appliance stored it.
+    let (mut to_start, mut run_time, mut to_store) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..(count + 20) {
         let mut changes = commands.subscribe();
         let (c, p, ctx) = (
@@ -166,6 +184,7 @@ async fn bench(count: usize, http: usize) {
                 .unwrap()
                 .unwrap();
         let accepted = Instant::now();
+        let accepted_ms = unix_ms();
         let cmd = submitted[0].row.id.clone();
         let stored = loop {
             let changed = changes.recv().await.unwrap();
@@ -179,18 +198,26 @@ async fn bench(count: usize, http: usize) {
                 })
                 .unwrap()
                 .unwrap();
-            if row.result.is_some() {
-                break Instant::now();
+            if let Some(r) = row.result {
+                break (Instant::now(), r);
             }
         };
+        let (stored, r) = stored;
         if i >= 20 {
             round_trips.push(stored - accepted);
             submits.push(accepted - t0);
+            let ms = |a: f64, b: i64| Duration::from_secs_f64(((b as f64) - a).max(0.0) / 1e3);
+            to_start.push(ms(accepted_ms, r.started_ms));
+            run_time.push(ms(r.started_ms as f64, r.finished_ms));
+            to_store.push(ms(r.finished_ms as f64, r.stored_ms));
         }
     }
     println!("commands on one connected agent (`true`), one after another:");
     report("accepted -> result stored", round_trips);
     report("submit (pipeline + commit, before 202)", submits);
+    report("  accepted -> agent started it (ms clock)", to_start);
+    report("  agent ran it (ms clock)", run_time);
+    report("  agent finished -> stored (ms clock)", to_store);
 
     // The same as an API client sees it: POST, then GET with a long poll until final.
     let cert = std::fs::read(tmp.path().join("data").join("panel-cert.pem")).unwrap();
@@ -238,7 +265,6 @@ async fn bench(count: usize, http: usize) {
     }
     report("HTTPS POST + long-poll GET until final", trips);
 
-    let _ = stop.send(true);
-    let _ = agent_task.await;
+    let _ = agent_process.kill().await;
     running.stop().await.unwrap();
 }
