@@ -55,6 +55,13 @@ impl Core {
         let opened = initialize(&config, &dir, &clock, mode == OpenMode::Initialize)?;
         let store = Arc::new(opened.store);
         let audit = Arc::new(opened.audit);
+        let filled = crate::audit::backfill_team_heads(&store)?;
+        if filled > 0 {
+            tracing::info!(
+                teams = filled,
+                "audit: team chains continue from earlier records"
+            );
+        }
         let slots = match config.hash_pool_slots {
             0 => HashPool::default_slots(),
             n => n as usize,

@@ -1,5 +1,7 @@
 //! Appending to the chain, reading pages of it and signing its head.
 
+use std::sync::{Arc, OnceLock};
+
 use crate::clock::{rfc3339, SharedClock};
 use crate::crypto::{PublicKey, SigningKey};
 use crate::store::{ReadTx, Store, StoreError, WriteTx};
@@ -18,23 +20,49 @@ pub enum AuditError {
     Corrupt { seq: u64, detail: String },
 }
 
+/// Told about every record inside the transaction that appends it, so what it writes (a
+/// webhook outbox entry) lands — or is dropped — together with the record.
+pub trait AppendHook: Send + Sync {
+    /// `record` was just appended in `tx`. An error aborts the whole transaction.
+    fn appended(&self, tx: &mut WriteTx, record: &Record) -> Result<(), AuditError>;
+}
+
 /// The appliance's audit log: appends signed records and signs heads.
 pub struct AuditLog {
     key: SigningKey,
     public: PublicKey,
     clock: SharedClock,
+    hook: OnceLock<Arc<dyn AppendHook>>,
 }
 
 impl AuditLog {
     /// An audit log signing with `key` and stamping times from `clock`.
     pub fn new(key: SigningKey, clock: SharedClock) -> Self {
         let public = key.public();
-        Self { key, public, clock }
+        Self {
+            key,
+            public,
+            clock,
+            hook: OnceLock::new(),
+        }
+    }
+
+    /// Names the hook told about every appended record (once; later calls are ignored).
+    pub fn set_hook(&self, hook: Arc<dyn AppendHook>) {
+        let _ = self.hook.set(hook);
     }
 
     /// The key that verifies this log's records and heads.
     pub fn public_key(&self) -> PublicKey {
         self.public
+    }
+
+    pub(super) fn signing_key(&self) -> &SigningKey {
+        &self.key
+    }
+
+    pub(super) fn now(&self) -> time::OffsetDateTime {
+        self.clock.now()
     }
 
     /// Appends one record for `event` inside `tx`. If this fails, the caller's closure must
@@ -50,6 +78,13 @@ impl AuditLog {
             Some((seq, bytes)) => (seq, stored_hash(seq, &bytes)?),
         };
         let (action, detail) = event.action_and_detail();
+        let team_link = match &ctx.team {
+            Some(team) => Some(match tx.audit_team_head(&team.0)? {
+                Some((seq, hash)) => (seq + 1, hash),
+                None => (1, GENESIS_HASH),
+            }),
+            None => None,
+        };
         let mut record = Record {
             seq: prev_seq + 1,
             ts: rfc3339(self.clock.now()),
@@ -62,6 +97,8 @@ impl AuditLog {
             command: ctx.command.clone(),
             source_ip: ctx.source_ip.map(|ip| ip.to_string()),
             detail,
+            team_seq: team_link.map(|(seq, _)| seq),
+            team_prev_hash: team_link.map(|(_, hash)| hex::encode(hash)),
             prev_hash: hex::encode(prev_hash),
             hash: String::new(),
             signature: String::new(),
@@ -74,6 +111,12 @@ impl AuditLog {
             detail: e.to_string(),
         })?;
         tx.audit_insert(record.seq, &bytes)?;
+        if let (Some(team), Some((team_seq, _))) = (&ctx.team, team_link) {
+            tx.set_audit_team_head(&team.0, team_seq, &hash)?;
+        }
+        if let Some(hook) = self.hook.get() {
+            hook.appended(tx, &record)?;
+        }
         Ok(record)
     }
 

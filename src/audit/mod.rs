@@ -16,12 +16,14 @@ mod head;
 mod keys;
 mod log;
 mod record;
+mod team_chain;
 mod verify;
 
 pub use context::AuditContext;
 pub use event::AuditEvent;
 pub use head::SignedHead;
 pub use keys::{load_signing_key, store_signing_key};
-pub use log::{export_page, recent_for_team, AuditError, AuditLog};
+pub use log::{export_page, recent_for_team, AppendHook, AuditError, AuditLog};
 pub use record::{Record, GENESIS_HASH};
+pub use team_chain::{backfill_team_heads, TeamHead};
 pub use verify::{verify_jsonl, Problem, VerifyFailure, VerifyReport};

@@ -14,8 +14,15 @@ pub(super) const RECORD_DOMAIN: &str = "tundra/audit/record/v1";
 /// One audit record, exactly as stored and exported (one JSON object per line).
 ///
 /// The hash covers every field but `hash` and `signature`, in this order, serialized as
-/// compact JSON with object keys sorted; unknown fields are refused when parsing, so nothing
-/// can ride along unhashed.
+/// compact JSON (absent team-chain fields are left out, so records written before team
+/// chains hash as they always did); unknown fields are refused when parsing, so nothing can
+/// ride along unhashed.
+///
+/// A record belongs to two chains: the appliance's (`seq`, `prev_hash`) and, when it has a
+/// team, its team's (`team_seq`, `team_prev_hash`). The team chain is what lets one team's
+/// export be verified offline — nothing dropped, inserted or reordered — without a single
+/// byte of another team's records: every team record's hash covers its link to the team's
+/// previous record, and the signature covers the hash.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Record {
@@ -41,6 +48,13 @@ pub struct Record {
     pub source_ip: Option<String>,
     /// Event-specific details.
     pub detail: serde_json::Value,
+    /// Position in its team's own chain, from 1 (records of a team only; absent on records
+    /// written before team chains existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_seq: Option<u64>,
+    /// Hex `hash` of the team's previous record (zeros for the team's first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_prev_hash: Option<String>,
     /// Hex of the previous record's `hash` (zeros for the first).
     pub prev_hash: String,
     /// Hex of SHA3-256(prev_hash bytes ‖ canonical encoding).
@@ -62,6 +76,10 @@ struct Canonical<'a> {
     command: &'a Option<String>,
     source_ip: &'a Option<String>,
     detail: &'a serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    team_seq: &'a Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    team_prev_hash: &'a Option<String>,
     prev_hash: &'a str,
 }
 
@@ -80,6 +98,8 @@ impl Record {
             command: &self.command,
             source_ip: &self.source_ip,
             detail: &self.detail,
+            team_seq: &self.team_seq,
+            team_prev_hash: &self.team_prev_hash,
             prev_hash: &self.prev_hash,
         };
         // Serializing plain data with string keys cannot fail.

@@ -435,6 +435,8 @@ mod tests {
             command: Some("echo \"hi\"".into()),
             source_ip: Some("::1".into()),
             detail: serde_json::json!({"k": [1, 2]}),
+            team_seq: None,
+            team_prev_hash: None,
             prev_hash: "ab".repeat(32),
             hash: "cd".repeat(32),
             signature: "ef".repeat(64),
@@ -446,5 +448,14 @@ mod tests {
         );
         let body = line.strip_suffix(&suffix).unwrap();
         assert_eq!(format!("{body}}}").into_bytes(), record.canonical());
+        // The same with the team chain's fields.
+        let chained = Record {
+            team_seq: Some(3),
+            team_prev_hash: Some("12".repeat(32)),
+            ..record
+        };
+        let line = serde_json::to_string(&chained).unwrap();
+        let body = line.strip_suffix(&suffix).unwrap();
+        assert_eq!(format!("{body}}}").into_bytes(), chained.canonical());
     }
 }

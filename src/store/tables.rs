@@ -10,6 +10,8 @@ use super::{ReadTx, StoreError, WriteTx};
 const SCHEMA: TableDefinition<&str, u64> = TableDefinition::new("schema");
 /// Audit records by sequence number; the value is the record's JSON.
 const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_log");
+/// Team id → the team chain's newest record: `team_seq (u64 BE) ‖ hash (32)`.
+const AUDIT_TEAM_HEADS: TableDefinition<&str, &[u8]> = TableDefinition::new("audit_team_heads");
 /// Appliance-wide secrets (agent CA key, audit signing key), sealed.
 const SECRETS: TableDefinition<&str, &[u8]> = TableDefinition::new("appliance_secrets");
 /// Appliance-wide public material (certificates, public keys).
@@ -19,6 +21,22 @@ const VERSION_KEY: &str = "version";
 
 fn last<T: ReadableTable<u64, &'static [u8]>>(t: &T) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
     Ok(t.last()?.map(|(k, v)| (k.value(), v.value().to_vec())))
+}
+
+fn after_in<T: ReadableTable<u64, &'static [u8]>>(
+    t: &T,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+    let mut out = Vec::new();
+    let Some(start) = after.checked_add(1) else {
+        return Ok(out);
+    };
+    for row in t.range(start..)?.take(limit) {
+        let (k, v) = row?;
+        out.push((k.value(), v.value().to_vec()));
+    }
+    Ok(out)
 }
 
 fn get_bytes<T: ReadableTable<&'static str, &'static [u8]>>(
@@ -33,6 +51,7 @@ impl WriteTx {
     pub fn create_all_tables(&mut self) -> Result<(), StoreError> {
         self.tx.open_table(SCHEMA)?;
         self.tx.open_table(AUDIT)?;
+        self.tx.open_table(AUDIT_TEAM_HEADS)?;
         self.tx.open_table(SECRETS)?;
         self.tx.open_table(PUBLIC)?;
         self.create_metrics_tables()?;
@@ -51,6 +70,15 @@ impl WriteTx {
         last(&self.tx.open_table(AUDIT)?)
     }
 
+    /// Up to `limit` audit records after `after`, in order, inside a write transaction.
+    pub fn audit_after_in_write(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        after_in(&self.tx.open_table(AUDIT)?, after, limit)
+    }
+
     /// Appends an audit record; the caller chains `seq` to [`WriteTx::audit_last`].
     pub fn audit_insert(&mut self, seq: u64, record: &[u8]) -> Result<(), StoreError> {
         let mut t = self.tx.open_table(AUDIT)?;
@@ -61,6 +89,27 @@ impl WriteTx {
             });
         }
         t.insert(seq, record)?;
+        Ok(())
+    }
+
+    /// The newest record of `team`'s audit chain: `(team_seq, hash)`.
+    pub fn audit_team_head(&self, team: &str) -> Result<Option<(u64, [u8; 32])>, StoreError> {
+        team_head(&self.tx.open_table(AUDIT_TEAM_HEADS)?, team)
+    }
+
+    /// Moves `team`'s audit chain head to `(team_seq, hash)`.
+    pub fn set_audit_team_head(
+        &mut self,
+        team: &str,
+        team_seq: u64,
+        hash: &[u8; 32],
+    ) -> Result<(), StoreError> {
+        let mut v = [0u8; 40];
+        v[..8].copy_from_slice(&team_seq.to_be_bytes());
+        v[8..].copy_from_slice(hash);
+        self.tx
+            .open_table(AUDIT_TEAM_HEADS)?
+            .insert(team, v.as_slice())?;
         Ok(())
     }
 
@@ -100,21 +149,17 @@ impl ReadTx {
 
     /// Up to `limit` audit records with sequence numbers above `after`, in order.
     pub fn audit_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-        let t = self.tx.open_table(AUDIT)?;
-        let mut out = Vec::new();
-        let Some(start) = after.checked_add(1) else {
-            return Ok(out);
-        };
-        for row in t.range(start..)?.take(limit) {
-            let (k, v) = row?;
-            out.push((k.value(), v.value().to_vec()));
-        }
-        Ok(out)
+        after_in(&self.tx.open_table(AUDIT)?, after, limit)
     }
 
     /// The newest audit record.
     pub fn audit_last(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
         last(&self.tx.open_table(AUDIT)?)
+    }
+
+    /// The newest record of `team`'s audit chain: `(team_seq, hash)`.
+    pub fn audit_team_head(&self, team: &str) -> Result<Option<(u64, [u8; 32])>, StoreError> {
+        team_head(&self.tx.open_table(AUDIT_TEAM_HEADS)?, team)
     }
 
     /// A sealed appliance secret.
@@ -126,4 +171,22 @@ impl ReadTx {
     pub fn public(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         get_bytes(&self.tx.open_table(PUBLIC)?, name)
     }
+}
+
+fn team_head<T: ReadableTable<&'static str, &'static [u8]>>(
+    t: &T,
+    team: &str,
+) -> Result<Option<(u64, [u8; 32])>, StoreError> {
+    let Some(v) = t.get(team)? else {
+        return Ok(None);
+    };
+    let v = v.value();
+    let corrupt = || StoreError::Corrupt {
+        what: format!("audit team head {team}"),
+        detail: "not 40 bytes".into(),
+    };
+    let (seq, hash) = v.split_at_checked(8).ok_or_else(corrupt)?;
+    let seq = u64::from_be_bytes(seq.try_into().map_err(|_| corrupt())?);
+    let hash: [u8; 32] = hash.try_into().map_err(|_| corrupt())?;
+    Ok(Some((seq, hash)))
 }
