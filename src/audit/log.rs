@@ -113,6 +113,7 @@ impl AuditLog {
         tx.audit_insert(record.seq, &bytes)?;
         if let (Some(team), Some((team_seq, _))) = (&ctx.team, team_link) {
             tx.set_audit_team_head(&team.0, team_seq, &hash)?;
+            tx.audit_index_team(&team.0, team_seq, record.seq)?;
         }
         if let Some(hook) = self.hook.get() {
             hook.appended(tx, &record)?;
@@ -144,6 +145,27 @@ impl AuditLog {
             &self.key,
         ))
     }
+}
+
+/// Up to `limit` of `team`'s stored records after position `after` of its chain, as
+/// `(position, JSON line)`: what a team's export holds (nothing of any other team).
+pub fn team_export_page(
+    tx: &ReadTx,
+    team: &crate::model::TeamId,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<(u64, String)>, AuditError> {
+    tx.audit_team_after(&team.0, after, limit)?
+        .into_iter()
+        .map(|(position, seq, bytes)| {
+            String::from_utf8(bytes)
+                .map(|line| (position, line))
+                .map_err(|e| AuditError::Corrupt {
+                    seq,
+                    detail: e.to_string(),
+                })
+        })
+        .collect()
 }
 
 /// Up to `limit` stored records after `after`, as JSON lines (without newlines).

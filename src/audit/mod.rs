@@ -18,12 +18,14 @@ mod log;
 mod record;
 mod team_chain;
 mod verify;
+mod verify_team;
 
 pub use context::AuditContext;
 pub use event::AuditEvent;
 pub use head::SignedHead;
 pub use keys::{load_signing_key, store_signing_key};
-pub use log::{export_page, recent_for_team, AppendHook, AuditError, AuditLog};
+pub use log::{export_page, recent_for_team, team_export_page, AppendHook, AuditError, AuditLog};
 pub use record::{Record, GENESIS_HASH};
 pub use team_chain::{backfill_team_heads, TeamHead};
 pub use verify::{verify_jsonl, Problem, VerifyFailure, VerifyReport};
+pub use verify_team::{verify_team_jsonl, TeamVerifyReport};

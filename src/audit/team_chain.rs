@@ -115,6 +115,7 @@ pub fn backfill_team_heads(store: &Store) -> Result<usize, AuditError> {
                 }
                 let e = heads.entry(team.0.clone()).or_insert((0, GENESIS_HASH));
                 *e = (e.0 + 1, hash);
+                tx.audit_index_team(&team.0, e.0, *seq)?;
             }
         }
         let mut set = 0;

@@ -46,6 +46,16 @@ pub enum Problem {
     HeadNotCovered { first: u64 },
     /// The file holds no records.
     Empty,
+    /// A team's export holds a record of another team (or of no team).
+    NotThisTeam,
+    /// Team records `from..=to` (positions in the team's chain) are missing.
+    TeamDropped { from: u64, to: u64 },
+    /// `team_prev_hash` does not match the team's previous record.
+    TeamChainBroken,
+    /// The team's first record does not start its chain.
+    BadTeamGenesis,
+    /// A record without a team position follows one with it.
+    TeamPositionMissing,
 }
 
 impl std::fmt::Display for Problem {
@@ -78,6 +88,22 @@ impl std::fmt::Display for Problem {
                  earlier seq to check it"
             ),
             Problem::Empty => f.write_str("no records"),
+            Problem::NotThisTeam => f.write_str("belongs to another team (or to none)"),
+            Problem::TeamDropped { from, to } if from == to => {
+                write!(f, "dropped: team record #{from} is missing")
+            }
+            Problem::TeamDropped { from, to } => {
+                write!(f, "dropped: team records #{from} to #{to} are missing")
+            }
+            Problem::TeamChainBroken => f.write_str(
+                "team chain broken: team_prev_hash does not match the team's previous record",
+            ),
+            Problem::BadTeamGenesis => {
+                f.write_str("first team record does not start the team chain")
+            }
+            Problem::TeamPositionMissing => {
+                f.write_str("has no team position, after records that have one")
+            }
         }
     }
 }
@@ -108,19 +134,22 @@ pub struct VerifyReport {
 }
 
 /// One line, parsed and checked on its own (hash recomputed) by a worker thread.
-struct Item {
-    line: usize,
-    record: Result<Checked, String>,
+pub(super) struct Item {
+    pub(super) line: usize,
+    pub(super) record: Result<Checked, String>,
 }
 
 /// What the sequential pass needs of a record that parsed.
-struct Checked {
-    seq: u64,
-    prev_hash: String,
-    hash: [u8; 32],
-    hash_hex: String,
-    computed: [u8; 32],
-    sig: [u8; 64],
+pub(super) struct Checked {
+    pub(super) seq: u64,
+    pub(super) prev_hash: String,
+    pub(super) hash: [u8; 32],
+    pub(super) hash_hex: String,
+    pub(super) computed: [u8; 32],
+    pub(super) sig: [u8; 64],
+    pub(super) team: Option<String>,
+    pub(super) team_seq: Option<u64>,
+    pub(super) team_prev_hash: Option<String>,
 }
 
 fn check_alone(line: usize, text: &str) -> Item {
@@ -140,6 +169,12 @@ struct Signed<'a> {
     hash: &'a str,
     #[serde(borrow)]
     signature: &'a str,
+    #[serde(default)]
+    team: Option<String>,
+    #[serde(default)]
+    team_seq: Option<u64>,
+    #[serde(default)]
+    team_prev_hash: Option<String>,
 }
 
 /// Fast path for a line exactly as the appliance wrote it: the record's canonical encoding
@@ -162,6 +197,9 @@ fn check_as_written(text: &str) -> Option<Checked> {
         hash_hex: s.hash.to_string(),
         computed,
         sig: signature_from_hex(s.signature).ok()?,
+        team: s.team,
+        team_seq: s.team_seq,
+        team_prev_hash: s.team_prev_hash,
     })
 }
 
@@ -189,6 +227,9 @@ fn check_parsed(text: &str) -> Result<Checked, String> {
         hash_hex: record.hash,
         computed,
         sig,
+        team: record.team.map(|t| t.0),
+        team_seq: record.team_seq,
+        team_prev_hash: record.team_prev_hash,
     })
 }
 
@@ -251,14 +292,14 @@ pub fn verify_jsonl(
     state.finish(head)
 }
 
-fn sig_failure(item: &Item) -> VerifyFailure {
+pub(super) fn sig_failure(item: &Item) -> VerifyFailure {
     let seq = item.record.as_ref().ok().map(|c| c.seq);
     fail(seq, item.line, Problem::BadSignature)
 }
 
 /// Checks each line alone on `threads` workers; returns the items in order and the index of
 /// the first one whose signature does not verify.
-fn check_parallel(
+pub(super) fn check_parallel(
     raw: &[(usize, String)],
     key: &PublicKey,
     threads: usize,
@@ -320,7 +361,7 @@ struct Chain {
     head_seen: bool,
 }
 
-fn fail(seq: Option<u64>, line: usize, problem: Problem) -> VerifyFailure {
+pub(super) fn fail(seq: Option<u64>, line: usize, problem: Problem) -> VerifyFailure {
     VerifyFailure { seq, line, problem }
 }
 

@@ -12,6 +12,10 @@ const SCHEMA: TableDefinition<&str, u64> = TableDefinition::new("schema");
 const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_log");
 /// Team id → the team chain's newest record: `team_seq (u64 BE) ‖ hash (32)`.
 const AUDIT_TEAM_HEADS: TableDefinition<&str, &[u8]> = TableDefinition::new("audit_team_heads");
+/// `(team id, position in the team's chain)` → the record's `seq`: a team's records without
+/// scanning everyone's.
+const AUDIT_TEAM_INDEX: TableDefinition<(&str, u64), u64> =
+    TableDefinition::new("audit_team_index");
 /// Appliance-wide secrets (agent CA key, audit signing key), sealed.
 const SECRETS: TableDefinition<&str, &[u8]> = TableDefinition::new("appliance_secrets");
 /// Appliance-wide public material (certificates, public keys).
@@ -52,6 +56,7 @@ impl WriteTx {
         self.tx.open_table(SCHEMA)?;
         self.tx.open_table(AUDIT)?;
         self.tx.open_table(AUDIT_TEAM_HEADS)?;
+        self.tx.open_table(AUDIT_TEAM_INDEX)?;
         self.tx.open_table(SECRETS)?;
         self.tx.open_table(PUBLIC)?;
         self.create_metrics_tables()?;
@@ -95,6 +100,19 @@ impl WriteTx {
     /// The newest record of `team`'s audit chain: `(team_seq, hash)`.
     pub fn audit_team_head(&self, team: &str) -> Result<Option<(u64, [u8; 32])>, StoreError> {
         team_head(&self.tx.open_table(AUDIT_TEAM_HEADS)?, team)
+    }
+
+    /// Notes that the record at `seq` is number `position` of `team`'s chain.
+    pub fn audit_index_team(
+        &mut self,
+        team: &str,
+        position: u64,
+        seq: u64,
+    ) -> Result<(), StoreError> {
+        self.tx
+            .open_table(AUDIT_TEAM_INDEX)?
+            .insert((team, position), seq)?;
+        Ok(())
     }
 
     /// Moves `team`'s audit chain head to `(team_seq, hash)`.
@@ -160,6 +178,34 @@ impl ReadTx {
     /// The newest record of `team`'s audit chain: `(team_seq, hash)`.
     pub fn audit_team_head(&self, team: &str) -> Result<Option<(u64, [u8; 32])>, StoreError> {
         team_head(&self.tx.open_table(AUDIT_TEAM_HEADS)?, team)
+    }
+
+    /// Up to `limit` of `team`'s records after chain position `after`, as `(position, seq,
+    /// record)`, in order. A record no longer stored (archived) is skipped.
+    #[allow(clippy::type_complexity)]
+    pub fn audit_team_after(
+        &self,
+        team: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, u64, Vec<u8>)>, StoreError> {
+        let index = self.tx.open_table(AUDIT_TEAM_INDEX)?;
+        let records = self.tx.open_table(AUDIT)?;
+        let mut out = Vec::new();
+        let Some(start) = after.checked_add(1) else {
+            return Ok(out);
+        };
+        for row in index.range((team, start)..=(team, u64::MAX))? {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = row?;
+            let seq = v.value();
+            if let Some(bytes) = records.get(seq)? {
+                out.push((k.value().1, seq, bytes.value().to_vec()));
+            }
+        }
+        Ok(out)
     }
 
     /// A sealed appliance secret.
