@@ -424,6 +424,37 @@ pub enum AuditEvent {
         /// The script's name.
         name: String,
     },
+    /// Records below `before` were archived to a file and removed from the store. This
+    /// record is the anchor: the remaining log starts right after `last_hash`, and the
+    /// archive file's digest is signed here.
+    #[serde(rename = "audit.archived")]
+    AuditArchived {
+        /// Records with a lower seq were archived.
+        before: u64,
+        /// How many.
+        records: u64,
+        /// Seq of the first archived record.
+        first_seq: u64,
+        /// Hex hash of the last archived record (the next record's `prev_hash`).
+        last_hash: String,
+        /// Hex SHA-256 of the archive file as written.
+        file_sha256: String,
+    },
+    /// Denials of one kind from one source were too many to record one by one: this many
+    /// were counted instead.
+    #[serde(rename = "audit.denials_suppressed")]
+    DenialsSuppressed {
+        /// The action that was suppressed (e.g. `auth.login_failed`).
+        denied_action: String,
+        /// The source they came from (address or actor).
+        source: String,
+        /// How many were not recorded one by one.
+        count: u64,
+        /// RFC 3339 start of the window.
+        from: String,
+        /// RFC 3339 end of the window.
+        to: String,
+    },
 }
 
 impl AuditEvent {
@@ -489,6 +520,8 @@ impl AuditEvent {
             AuditEvent::ScriptApproved { name, .. } | AuditEvent::ScriptRetired { name } => {
                 Some(format!("script:{name}"))
             }
+            AuditEvent::AuditArchived { .. } => Some("audit_log".into()),
+            AuditEvent::DenialsSuppressed { source, .. } => Some(source.clone()),
         }
     }
 

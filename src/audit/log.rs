@@ -18,6 +18,8 @@ pub enum AuditError {
     Store(#[from] StoreError),
     #[error("audit record {seq} in the store is unreadable: {detail}")]
     Corrupt { seq: u64, detail: String },
+    #[error("archive refused, nothing was removed: {0}")]
+    ArchiveMismatch(String),
 }
 
 /// Told about every record inside the transaction that appends it, so what it writes (a

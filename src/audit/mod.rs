@@ -10,6 +10,7 @@
 //!
 //! This module never decides whether an action is allowed; it records what callers did.
 
+mod archive;
 mod context;
 mod event;
 mod head;
@@ -20,6 +21,7 @@ mod team_chain;
 mod verify;
 mod verify_team;
 
+pub use archive::{summarize, ArchiveSummary};
 pub use context::AuditContext;
 pub use event::AuditEvent;
 pub use head::SignedHead;

@@ -102,6 +102,32 @@ impl WriteTx {
         team_head(&self.tx.open_table(AUDIT_TEAM_HEADS)?, team)
     }
 
+    /// Removes every audit record below `before` and the team index entries pointing at
+    /// them (archiving: the caller exported them first and appends the anchor record in the
+    /// same transaction). Returns how many records went.
+    pub fn audit_remove_before(&mut self, before: u64) -> Result<u64, StoreError> {
+        let mut removed = 0u64;
+        self.tx.open_table(AUDIT)?.retain_in(..before, |_, _| {
+            removed += 1;
+            false
+        })?;
+        let teams: Vec<String> = {
+            let heads = self.tx.open_table(AUDIT_TEAM_HEADS)?;
+            let mut out = Vec::new();
+            for row in heads.iter()? {
+                out.push(row?.0.value().to_string());
+            }
+            out
+        };
+        let mut index = self.tx.open_table(AUDIT_TEAM_INDEX)?;
+        for team in &teams {
+            index.retain_in((team.as_str(), 0)..=(team.as_str(), u64::MAX), |_, seq| {
+                seq >= before
+            })?;
+        }
+        Ok(removed)
+    }
+
     /// Notes that the record at `seq` is number `position` of `team`'s chain.
     pub fn audit_index_team(
         &mut self,
