@@ -109,6 +109,12 @@ pub fn command(e: crate::commands::CommandError) -> HttpError {
             retry_after_secs, ..
         } => HttpError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", e.to_string())
             .retry_after(retry_after_secs),
+        e @ E::TooManyRefused { retry_after_secs } => HttpError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_refused",
+            e.to_string(),
+        )
+        .retry_after(retry_after_secs),
         E::Identity(e) => identity(e),
         E::Fleet(e) => fleet(e),
         e @ (E::Audit(_) | E::Store(_)) => HttpError::internal(e),

@@ -140,7 +140,7 @@ pub fn csrf_policy(core: &Arc<Core>) -> CsrfPolicy {
             };
             let core = Arc::clone(&core);
             tokio::task::spawn_blocking(move || {
-                if let Err(e) = core.audit.append_alone(&core.store, &ctx, &event) {
+                if let Err(e) = core.audit.append_denial(&core.store, &ctx, &event) {
                     tracing::error!(error = %e, "could not audit a CSRF refusal");
                 }
             });

@@ -257,6 +257,7 @@ async fn run_until(
             stop_rx.clone(),
         )),
         tokio::spawn(commands::schedule(Arc::clone(&commands), stop_rx.clone())),
+        tokio::spawn(audit_upkeep(Arc::clone(&core), stop_rx.clone())),
         tokio::spawn(fleet_upkeep(Arc::clone(&core), Arc::clone(&hub), stop_rx)),
     ];
     let revocations = tokio::spawn(Arc::clone(&hub).follow_revocations());
@@ -303,6 +304,26 @@ async fn fleet_upkeep(core: Arc<Core>, hub: Arc<Hub>, mut stop: watch::Receiver<
         }
     }
     let _ = tokio::task::spawn_blocking(move || hub.flush()).await;
+}
+
+/// Records the counts of sampled denials once their window is over (so a flood that stops
+/// is still reported), every sampling window.
+async fn audit_upkeep(core: Arc<Core>, mut stop: watch::Receiver<bool>) {
+    let every = Duration::from_secs(crate::audit::DENIAL_WINDOW_SECS.unsigned_abs());
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => break,
+            _ = tick.tick() => {}
+        }
+        let c = Arc::clone(&core);
+        if let Ok(Err(e)) =
+            tokio::task::spawn_blocking(move || c.audit.flush_denials(&c.store)).await
+        {
+            tracing::warn!(error = %e, "recording suppressed denials failed");
+        }
+    }
+    let _ = tokio::task::spawn_blocking(move || core.audit.flush_denials(&core.store)).await;
 }
 
 async fn append(core: &Arc<Core>, event: AuditEvent) -> Result<(), AppError> {

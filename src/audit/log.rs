@@ -1,9 +1,10 @@
 //! Appending to the chain, reading pages of it and signing its head.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::clock::{rfc3339, SharedClock};
 use crate::crypto::{PublicKey, SigningKey};
+use crate::policy::{DenialSampler, Sampled, Suppressed};
 use crate::store::{ReadTx, Store, StoreError, WriteTx};
 
 use super::context::AuditContext;
@@ -35,7 +36,15 @@ pub struct AuditLog {
     public: PublicKey,
     clock: SharedClock,
     hook: OnceLock<Arc<dyn AppendHook>>,
+    denials: Mutex<DenialSampler>,
 }
+
+/// Denials of one kind from one source recorded one by one per window; more are counted.
+pub const DENIALS_PER_WINDOW: u32 = 20;
+/// The sampling window in seconds.
+pub const DENIAL_WINDOW_SECS: i64 = 60;
+/// Sources the sampler tracks at most.
+const DENIAL_KEYS: usize = 10_000;
 
 impl AuditLog {
     /// An audit log signing with `key` and stamping times from `clock`.
@@ -46,7 +55,84 @@ impl AuditLog {
             public,
             clock,
             hook: OnceLock::new(),
+            denials: Mutex::new(DenialSampler::new(
+                DENIALS_PER_WINDOW,
+                DENIAL_WINDOW_SECS,
+                DENIAL_KEYS,
+            )),
         }
+    }
+
+    /// Appends a denied attempt in a transaction of its own, sampled: a flood from one
+    /// source is recorded [`DENIALS_PER_WINDOW`] times per window and counted beyond (the
+    /// count is recorded later as `audit.denials_suppressed`). `Ok(None)` when only counted.
+    pub fn append_denial(
+        &self,
+        store: &Store,
+        ctx: &AuditContext,
+        event: &AuditEvent,
+    ) -> Result<Option<Record>, AuditError> {
+        match self.sample_denial(ctx, event) {
+            Sampled::Suppress => Ok(None),
+            Sampled::Record => self.append_alone(store, ctx, event).map(Some),
+            Sampled::RecordAfter(summary) => store.write(|tx| {
+                self.append_suppressed(tx, &summary)?;
+                self.append(tx, ctx, event).map(Some)
+            }),
+        }
+    }
+
+    /// The sampler's verdict on one denial, for callers that write it in a transaction of
+    /// their own (and then owe [`AuditLog::append_suppressed`] for a `RecordAfter`).
+    pub fn sample_denial(&self, ctx: &AuditContext, event: &AuditEvent) -> Sampled {
+        let (action, _) = event.action_and_detail();
+        let source = ctx
+            .source_ip
+            .map_or_else(|| ctx.actor.to_string(), |ip| ip.to_string());
+        let team = ctx.team.as_ref().map(|t| t.0.as_str());
+        let now = self.clock.now().unix_timestamp();
+        lock(&self.denials).sample(&action, &source, team, now)
+    }
+
+    /// Records the count of denials a window suppressed.
+    pub fn append_suppressed(
+        &self,
+        tx: &mut WriteTx,
+        s: &Suppressed,
+    ) -> Result<Record, AuditError> {
+        let at = |unix: i64| {
+            rfc3339(
+                time::OffsetDateTime::from_unix_timestamp(unix)
+                    .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+            )
+        };
+        let ctx = AuditContext {
+            team: s.team.clone().map(crate::model::TeamId),
+            ..AuditContext::actor(crate::model::Actor::System)
+        };
+        let event = AuditEvent::DenialsSuppressed {
+            denied_action: s.action.clone(),
+            source: s.source.clone(),
+            count: s.count,
+            from: at(s.from),
+            to: at(s.to),
+        };
+        self.append(tx, &ctx, &event)
+    }
+
+    /// Records the counts of every sampling window that has ended (run on a schedule, so a
+    /// flood that stops is still reported). Returns how many summaries were written.
+    pub fn flush_denials(&self, store: &Store) -> Result<usize, AuditError> {
+        let due = lock(&self.denials).due(self.clock.now().unix_timestamp());
+        if due.is_empty() {
+            return Ok(0);
+        }
+        store.write(|tx| {
+            for s in &due {
+                self.append_suppressed(tx, s)?;
+            }
+            Ok(due.len())
+        })
     }
 
     /// Names the hook told about every appended record (once; later calls are ignored).
@@ -223,4 +309,8 @@ fn stored_hash(seq: u64, bytes: &[u8]) -> Result<[u8; 32], AuditError> {
         seq,
         detail: "hash is not 64 hex characters".into(),
     })
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -26,7 +26,10 @@ pub use context::AuditContext;
 pub use event::AuditEvent;
 pub use head::SignedHead;
 pub use keys::{load_signing_key, store_signing_key};
-pub use log::{export_page, recent_for_team, team_export_page, AppendHook, AuditError, AuditLog};
+pub use log::{
+    export_page, recent_for_team, team_export_page, AppendHook, AuditError, AuditLog,
+    DENIALS_PER_WINDOW, DENIAL_WINDOW_SECS,
+};
 pub use record::{Record, GENESIS_HASH};
 pub use team_chain::{backfill_team_heads, TeamHead};
 pub use verify::{verify_jsonl, Problem, VerifyFailure, VerifyReport};

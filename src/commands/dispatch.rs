@@ -214,7 +214,7 @@ impl Commands {
                 agent: agent.0.clone(),
                 reason: reason.into(),
             };
-            self.audit.append_alone(&self.store, &ctx, &event)?;
+            self.audit.append_denial(&self.store, &ctx, &event)?;
             Ok(Stored::Refused)
         };
         let row = self

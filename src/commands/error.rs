@@ -44,6 +44,16 @@ pub enum CommandError {
         /// Seconds until the next one fits.
         retry_after_secs: u64,
     },
+    /// So many of the member's commands were refused lately that more are not even judged
+    /// (the refusals are counted in the audit log); try again after this many seconds.
+    #[error(
+        "too many of your commands were refused in the last minute; try again in \
+         {retry_after_secs} s"
+    )]
+    TooManyRefused {
+        /// Seconds until they are judged again.
+        retry_after_secs: u64,
+    },
     /// The principal may not act yet, or identity failed.
     #[error(transparent)]
     Identity(#[from] IdentityError),

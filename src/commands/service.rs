@@ -200,7 +200,7 @@ impl Commands {
                     target: format!("command:{}", id.chars().take(80).collect::<String>()),
                     reason: reason.into(),
                 };
-                self.audit.append_alone(&self.store, ctx, &event)?;
+                self.audit.append_denial(&self.store, ctx, &event)?;
                 Err(CommandError::NotFound)
             }
         }

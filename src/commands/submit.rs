@@ -14,12 +14,12 @@ use super::rows::{ApprovalInfo, CommandRow, CommandStatus, ScriptRef};
 use super::scripts::script_for_run;
 use super::service::{lock, new_id, APPROVAL_TTL_MS};
 use super::{CommandError, Commands};
-use crate::audit::{AuditContext, AuditEvent};
+use crate::audit::{AuditContext, AuditEvent, DENIAL_WINDOW_SECS};
 use crate::fleet::{AgentRow, AgentStatus};
 use crate::identity::Principal;
 use crate::policy::engine::MAX_COMMAND_BYTES;
 use crate::policy::rate::RateDecision;
-use crate::policy::Action;
+use crate::policy::{Action, Sampled};
 use crate::store::{Table, WriteTx};
 
 /// Agents one request may reach at most (by tag).
@@ -144,7 +144,7 @@ impl Commands {
                     command: Some(resolved.text.clone()),
                     ..ctx.clone()
                 };
-                self.audit.append_alone(&self.store, &ctx, &event)?;
+                self.audit.append_denial(&self.store, &ctx, &event)?;
                 return Err(CommandError::RateLimited {
                     limit,
                     retry_after_secs,
@@ -320,6 +320,33 @@ impl Commands {
         } else {
             None
         };
+        if rate.is_none() && !fresh.is_empty() {
+            // Every command of the request was refused: a denied attempt, sampled like the
+            // others so a flood of refused commands is counted instead of stored.
+            let (a, eval) = &fresh[0];
+            let rule = match &eval.outcome {
+                Outcome::Blocked(b) => b.rule.clone(),
+                _ => String::new(),
+            };
+            let probe = AuditEvent::CommandBlocked {
+                command: String::new(),
+                agent: a.id.0.clone(),
+                stage: String::new(),
+                rule,
+                risk_score: eval.risk_score,
+            };
+            match self.audit.sample_denial(ctx, &probe) {
+                Sampled::Suppress => {
+                    return Err(CommandError::TooManyRefused {
+                        retry_after_secs: DENIAL_WINDOW_SECS.unsigned_abs(),
+                    })
+                }
+                Sampled::RecordAfter(summary) => {
+                    self.audit.append_suppressed(tx, &summary)?;
+                }
+                Sampled::Record => {}
+            }
+        }
         for (a, eval) in fresh {
             let row = self.new_row(p, ctx, a, request_id, resolved, batch, eval, rate, now_ms);
             self.insert(tx, ctx, &row)?;

@@ -304,7 +304,7 @@ impl Fleet {
                 target,
                 reason: reason.into(),
             };
-            self.audit.append_alone(&self.store, ctx, &event)?;
+            self.audit.append_denial(&self.store, ctx, &event)?;
         }
         result
     }

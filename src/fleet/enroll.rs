@@ -56,7 +56,7 @@ impl Fleet {
                 actor: Actor::Anonymous,
                 ..ctx.clone()
             };
-            self.audit.append_alone(&self.store, &ctx, &event)?;
+            self.audit.append_denial(&self.store, &ctx, &event)?;
         }
         result
     }

@@ -109,7 +109,7 @@ impl Fleet {
             agent: cert_agent.to_string(),
             reason: refusal.code().into(),
         };
-        self.audit.append_alone(&self.store, &ctx, &event)?;
+        self.audit.append_denial(&self.store, &ctx, &event)?;
         Ok(())
     }
 

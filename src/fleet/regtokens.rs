@@ -193,7 +193,7 @@ impl Fleet {
                 target,
                 reason: "missing".into(),
             };
-            self.audit.append_alone(&self.store, ctx, &event)?;
+            self.audit.append_denial(&self.store, ctx, &event)?;
         }
         found
     }

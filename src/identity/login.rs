@@ -250,11 +250,16 @@ impl Identity {
             email: email.chars().take(254).collect(),
             reason: reason.into(),
         };
+        // A lockout or a spraying limit starting is recorded every time; the failures around
+        // it are sampled, so a flood is counted rather than stored one by one.
+        let significant = matches!(reason, "lockout_started" | "spraying_limited");
         self.blocking(move |id| {
-            id.audit
-                .append_alone(&id.store, &ctx, &event)
-                .map(|_| ())
-                .map_err(IdentityError::from)
+            if significant {
+                id.audit.append_alone(&id.store, &ctx, &event).map(|_| ())
+            } else {
+                id.audit.append_denial(&id.store, &ctx, &event).map(|_| ())
+            }
+            .map_err(IdentityError::from)
         })
         .await
     }

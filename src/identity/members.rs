@@ -195,7 +195,7 @@ impl Identity {
                 .store
                 .read(|tx| tx.row::<UserRow>(Table::Users, &user.0))?
                 .is_some();
-            self.audit.append_alone(
+            self.audit.append_denial(
                 &self.store,
                 ctx,
                 &AuditEvent::AccessDenied {

@@ -240,7 +240,7 @@ impl Identity {
             ))
         });
         if let Err(IdentityError::NotFound) = &result {
-            self.audit.append_alone(
+            self.audit.append_denial(
                 &self.store,
                 ctx,
                 &AuditEvent::AccessDenied {

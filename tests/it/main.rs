@@ -13,6 +13,7 @@ mod agents;
 mod api_tokens;
 mod architecture;
 mod audit_chain;
+mod audit_denials;
 mod auth_flow;
 mod break_glass;
 mod cli_local;

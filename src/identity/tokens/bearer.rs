@@ -62,7 +62,7 @@ impl Identity {
                 token: row.id.clone(),
                 reason: refusal.unwrap_or("refused").into(),
             };
-            self.audit.append_alone(&self.store, &ctx, &event)?;
+            self.audit.append_denial(&self.store, &ctx, &event)?;
             return Ok(None);
         };
         if row
