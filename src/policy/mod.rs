@@ -4,6 +4,7 @@
 //! engine and rate limits join it as the command pipeline lands.
 
 mod bucket;
+pub mod engine;
 mod rbac;
 mod throttle;
 
