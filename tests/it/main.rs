@@ -17,6 +17,7 @@ mod auth_flow;
 mod break_glass;
 mod cli_local;
 mod config_errors;
+mod engine_corpus;
 mod fixture;
 mod fleet_api;
 mod fleet_panel;

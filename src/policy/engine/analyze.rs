@@ -111,6 +111,7 @@ impl<'e> Analyzer<'e> {
         let saved = std::mem::take(&mut self.current);
         self.current = ctx.facts.union(text_facts(text));
         let mut out = Stream::Unknown;
+        let mut also_powershell = false;
         if self.texts >= MAX_TEXTS || ctx.depth > MAX_NESTING || self.parts.len() >= MAX_PARTS {
             self.current.add(Fact::TooDeep);
         } else {
@@ -121,6 +122,7 @@ impl<'e> Analyzer<'e> {
                     out = self.shell(text, ctx, windows);
                     if windows {
                         self.powershell(text, ctx);
+                        also_powershell = true;
                     }
                 }
                 Lang::PowerShell => self.powershell(text, ctx),
@@ -132,6 +134,9 @@ impl<'e> Analyzer<'e> {
         // A budget or depth failure inside a nested text fails the whole command closed.
         if facts.has(Fact::TooDeep) {
             self.current.add(Fact::TooDeep);
+        }
+        if also_powershell {
+            self.push(Part::text(text, Lang::PowerShell, facts));
         }
         self.push(Part::text(text, lang, facts));
         out

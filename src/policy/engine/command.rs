@@ -7,7 +7,7 @@ use super::analyze::{Analyzer, Ctx};
 use super::part::{Fact, Facts, Lang, Part, PartKind};
 use super::scan::{text_facts, WINDOWS_PROGRAMS};
 use super::stream::{behavior, persist_target, Behavior};
-use super::wrappers::{peel, Peel};
+use super::wrappers::{is_shell, peel, script_lang, Peel};
 
 /// At most this many wrapper layers are peeled from one command.
 const MAX_LAYERS: usize = 16;
@@ -21,6 +21,9 @@ pub(crate) struct Scope {
 impl Scope {
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.vars.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+    pub(crate) fn set_var(&mut self, name: &str, value: Option<String>) {
+        self.set(name, value);
     }
     fn set(&mut self, name: &str, value: Option<String>) {
         self.vars.retain(|(n, _)| n != name);
@@ -57,11 +60,27 @@ impl Arg {
 pub(crate) struct Stage {
     /// Every program the stage runs (wrappers included).
     pub programs: Vec<String>,
+    /// The programs its standard input reaches: `programs` less an interpreter that does not
+    /// run its input as code (`python3 -m json.tool` reads data).
+    pub feeds: Vec<String>,
     pub behavior: Behavior,
     /// A here-document or here-string on standard input.
     pub stdin: Option<String>,
     /// Output written to a file that runs later (`Some(true)` for a system crontab).
     pub persist_redirect: Option<bool>,
+    /// For `xargs CMD…`: the command its input becomes arguments of.
+    pub xargs: Option<String>,
+}
+
+/// What a command runs, as a pipeline needs to know it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Ran {
+    /// Every program, wrappers first.
+    pub programs: Vec<String>,
+    /// How the innermost command treats its standard input.
+    pub behavior: Behavior,
+    /// For `xargs CMD…`: `CMD…`, which gets its arguments from standard input.
+    pub xargs: Option<String>,
 }
 
 /// The normalized program name of a word and whether it is a Windows program.
@@ -204,8 +223,13 @@ impl Analyzer<'_> {
             }
             return Stage { stdin, persist_redirect, ..Stage::default() };
         }
-        let (programs, behavior) = self.command(words, redirects, &raw_text, ctx, scope);
-        Stage { programs, behavior, stdin, persist_redirect }
+        let Ran { programs, behavior, xargs } = self.command(words, redirects, &raw_text, ctx, scope);
+        let mut feeds = programs.clone();
+        let interpreter = |p: &str| is_shell(p) || script_lang(p).is_some() || p == "powershell" || p == "pwsh";
+        if !matches!(behavior, Behavior::Run(_)) && feeds.last().is_some_and(|p| interpreter(p)) {
+            feeds.pop();
+        }
+        Stage { programs, feeds, behavior, stdin, persist_redirect, xargs }
     }
 
     /// Formats one redirection (`"> /dev/sda"`) and returns the literal it feeds to standard
@@ -290,38 +314,58 @@ impl Analyzer<'_> {
         raw: &str,
         ctx: &Ctx,
         scope: &mut Scope,
-    ) -> (Vec<String>, Behavior) {
+    ) -> Ran {
         let mut argv = words;
-        let mut programs = Vec::new();
+        let mut ran = Ran::default();
         for _ in 0..MAX_LAYERS {
             if argv.is_empty() {
                 break;
             }
             let values: Vec<String> = argv.iter().map(|a| a.value.clone()).collect();
             let program = self.emit(&argv, &redirects, raw, ctx);
-            programs.push(program.clone());
+            ran.programs.push(program.clone());
+            // A command name that is not known but is given `-c STRING` is a shell in
+            // disguise (`$0 -c '…'`): judge the string.
+            let dynamic = argv[0].dynamic || argv[0].value.contains(['*', '?', '[']);
+            if dynamic && values.get(1).is_some_and(|a| a == "-c") {
+                if let Some(text) = values.get(2) {
+                    self.text(text, Lang::Shell, &ctx.nested(None, Vec::new()));
+                }
+            }
             match peel(&program, &values) {
                 Peel::Inner(i) => {
+                    if program == "xargs" {
+                        ran.xargs = Some(values.get(i..).unwrap_or(&[]).join(" "));
+                    }
                     argv = argv.split_off(i.min(argv.len()));
                 }
                 Peel::Replace(new) => argv = new.into_iter().map(Arg::literal).collect(),
                 Peel::Also(inners) => {
                     for inner in inners {
-                        let (p, _) = self.command(inner.into_iter().map(Arg::literal).collect(), Vec::new(), raw, ctx, scope);
-                        programs.extend(p);
+                        let more = self.command(inner.into_iter().map(Arg::literal).collect(), Vec::new(), raw, ctx, scope);
+                        ran.programs.extend(more.programs);
                     }
-                    return (programs, Behavior::Other);
+                    return ran;
                 }
                 Peel::Nested(texts) => {
                     for (text, lang, fact) in texts {
                         self.text(&text, lang, &ctx.nested(fact, Vec::new()));
                     }
-                    return (programs, behavior(&program, &values[1..]));
+                    ran.behavior = behavior(&program, &values[1..]);
+                    return ran;
                 }
-                Peel::Done => return (programs, behavior(&program, &values[1..])),
+                Peel::Done => {
+                    ran.behavior = behavior(&program, &values[1..]);
+                    return ran;
+                }
             }
         }
-        (programs, Behavior::Other)
+        ran
+    }
+
+    /// Emits a part for redirections without a command (`done < /etc/shadow`).
+    pub(crate) fn command_redirects(&mut self, redirects: Vec<String>, raw: &str, ctx: &Ctx) {
+        self.emit(&[], &redirects, raw, ctx);
     }
 
     /// Emits one command part; returns its normalized program name.
@@ -330,7 +374,7 @@ impl Analyzer<'_> {
         let first = argv.first().unwrap_or(&empty);
         let (program, windows) = program_name(&first.value);
         let mut facts: Facts = ctx.facts;
-        if first.dynamic && !first.value.is_empty() {
+        if (first.dynamic || first.value.contains(['*', '?', '['])) && !first.value.is_empty() {
             facts.add(Fact::DynamicProgram);
         }
         if first.obfuscated {

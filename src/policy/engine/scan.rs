@@ -46,8 +46,12 @@ pub(crate) fn syntax_depth(text: &str, limit: usize) -> usize {
                 stack.push(b);
                 command_position = true;
             }
-            b')' if stack.last() == Some(&b'(') => {
-                stack.pop();
+            b')' => {
+                if stack.last() == Some(&b'(') {
+                    stack.pop();
+                }
+                // After `)` (a subshell or a case pattern) a command may follow.
+                command_position = true;
             }
             b'}' if stack.last() == Some(&b'{') => {
                 stack.pop();
@@ -236,7 +240,8 @@ pub(crate) fn looks_windows(text: &str) -> bool {
             .windows(needle.len())
             .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
     };
-    text.contains("$env:") || (text.contains("]::") && text.contains('[')) || lower_has("new-object ") || lower_has("[convert]")
+    let drive_path = text.as_bytes().windows(3).any(|w| w[0].is_ascii_alphabetic() && w[1] == b':' && w[2] == b'\\');
+    drive_path || text.contains("$env:") || (text.contains("]::") && text.contains('[')) || lower_has("new-object ") || lower_has("[convert]")
 }
 
 #[cfg(test)]

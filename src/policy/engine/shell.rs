@@ -54,7 +54,7 @@ impl Analyzer<'_> {
         for i in 0..stages.len() {
             let after: Vec<String> = stages[i + 1..]
                 .iter()
-                .flat_map(|(s, _)| s.programs.iter().cloned())
+                .flat_map(|(s, _)| s.feeds.iter().cloned())
                 .chain(ctx.sink.iter().cloned())
                 .collect();
             let before: Vec<String> = stages[..i].iter().flat_map(|(s, _)| s.programs.iter().cloned()).collect();
@@ -78,6 +78,12 @@ impl Analyzer<'_> {
             if let Some(lit) = stage.stdin {
                 stream = Stream::Known(lit);
                 (decoded, judged) = (false, false);
+            }
+            if let (Some(cmd), Stream::Known(input)) = (&stage.xargs, &stream) {
+                // `… | xargs rm -rf`: the input becomes the command's arguments.
+                let words: Vec<&str> = input.split_whitespace().take(256).collect();
+                let text = format!("{cmd} {}", words.join(" "));
+                self.text(&text, Lang::Shell, &ctx.nested(None, Vec::new()));
             }
             stream = match stage.behavior {
                 Behavior::Produce(s) => {
@@ -143,6 +149,7 @@ impl Analyzer<'_> {
                 let mut stage = self.compound(compound, scope, ctx);
                 if let Some(list) = redirects {
                     let mut sub = Vec::new();
+                    let mut texts = Vec::new();
                     for r in &list.0 {
                         let (text, stdin) = self.redirect(r, scope, ctx, &mut sub);
                         if let Some(s) = stdin {
@@ -151,7 +158,11 @@ impl Analyzer<'_> {
                         if let Some(system) = super::stream::persist_target(&text) {
                             stage.persist_redirect = Some(system);
                         }
+                        texts.push(text);
                     }
+                    // The redirections apply to the whole compound: judge them as a command.
+                    let raw = texts.join(" ");
+                    self.command_redirects(texts, &raw, ctx);
                 }
                 stage
             }
@@ -173,7 +184,7 @@ impl Analyzer<'_> {
                 if calls_itself && (floods || backgrounds) {
                     self.current.add(Fact::ForkBomb);
                 }
-                Stage { programs: stage.programs, ..Stage::default() }
+                Stage { feeds: stage.programs.clone(), programs: stage.programs, ..Stage::default() }
             }
             ast::Command::ExtendedTest(test, _) => {
                 let mut words = Vec::new();
@@ -195,7 +206,16 @@ impl Analyzer<'_> {
             C::BraceGroup(b) => lists.push(&b.list),
             C::Subshell(s) => lists.push(&s.list),
             C::ForClause(f) => {
-                words.extend(f.values.iter().flatten());
+                // The loop variable takes the listed words; known ones are remembered so
+                // `for f in /var/log/*; do > $f; done` is judged with its value.
+                let mut values = Vec::new();
+                let mut known = true;
+                for w in f.values.iter().flatten() {
+                    let arg = self.expand(&w.value, scope, ctx, &[]);
+                    known &= !arg.dynamic;
+                    values.push(arg.value);
+                }
+                scope.set_var(&f.variable_name, known.then(|| values.join(" ")));
                 lists.push(&f.body.list);
             }
             C::CaseClause(c) => {
@@ -216,7 +236,7 @@ impl Analyzer<'_> {
             }
             C::Coprocess(c) => {
                 let stage = self.stage(&c.body, scope, ctx);
-                return Stage { programs: stage.programs, ..Stage::default() };
+                return Stage { feeds: stage.programs.clone(), programs: stage.programs, ..Stage::default() };
             }
         }
         for w in words {
@@ -234,7 +254,7 @@ impl Analyzer<'_> {
             Stream::Fragments(v) => Behavior::Produce(v.join("\n")),
             _ => Behavior::Other,
         };
-        Stage { programs, behavior, ..Stage::default() }
+        Stage { feeds: programs.clone(), programs, behavior, ..Stage::default() }
     }
 
     /// Judges text the parser rejected, word by word on a rough split, so a broken quote

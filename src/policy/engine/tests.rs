@@ -30,3 +30,17 @@ fn rule_file_parses_and_every_example_matches_its_rule() {
     }
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
 }
+
+/// `ENGINE_EXPLAIN='cmd' cargo test --lib explain -- --ignored --nocapture` lists the parts
+/// of a command and the rules they match (a development aid).
+#[test]
+#[ignore]
+fn explain() {
+    let cmd = std::env::var("ENGINE_EXPLAIN").unwrap_or_default();
+    let e = engine();
+    for p in Analyzer::run(&cmd, &e.extract) {
+        let rules: Vec<&str> = e.rules.iter().filter(|r| r.matches(&p)).map(|r| r.id.as_str()).collect();
+        println!("{:?} {:?} prog={:?} args={:?} flags={:?} redir={:?} to={:?} from={:?} facts={:?}\n   text={:?}\n   => {:?}", p.kind, p.lang, p.program, p.args, p.flags, p.redirects, p.piped_to, p.piped_from, p.facts, p.text, rules);
+    }
+    println!("{:#?}", e.judge(&cmd));
+}

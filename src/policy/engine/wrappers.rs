@@ -54,6 +54,7 @@ const WRAPPERS: &[Wrapper] = &[
     w("ltrace", &["-o", "-e", "-p", "-s", "-u", "-a", "-n"], 0),
     w("runuser", &["-u", "-g", "-G", "--user", "--group", "--supp-group"], 0),
     w("unbuffer", &[], 0),
+    w("sshpass", &["-p", "-f", "-d", "-P"], 0),
     w("chrt", &[], 1),
     w("taskset", &[], 1),
     w("nsenter", &["-t", "--target", "-S", "--setuid", "-G", "--setgid", "-w", "--wd", "-r", "--root"], 0),
@@ -157,7 +158,8 @@ fn script_code(lang: Lang, argv: &[String]) -> Option<String> {
         Lang::Php => &["-r"],
         _ => &[],
     };
-    let mut code = Vec::new();
+    let mut code: Vec<String> = Vec::new();
+    let mut modules: Vec<String> = Vec::new();
     let mut i = 1;
     while i < argv.len() {
         let a = argv[i].as_str();
@@ -173,15 +175,25 @@ fn script_code(lang: Lang, argv: &[String]) -> Option<String> {
             i += 2;
             continue;
         }
+        // Code attached to its flag: `-e'print 1'`, `-c'import os'`.
+        if let Some(f) = code_flags.iter().find(|f| f.len() == 2 && a.len() > 2 && a.starts_with(**f)) {
+            code.push(a[f.len()..].to_string());
+            i += 1;
+            continue;
+        }
         if let Some(m) = a.strip_prefix("-M").or_else(|| a.strip_prefix("-m")).filter(|_| lang == Lang::Perl) {
-            code.push(format!("use {};", m.trim_start_matches('-')));
+            modules.push(format!("use {};", m.trim_start_matches('-')));
         }
         if let Some(m) = a.strip_prefix("-r").filter(|m| lang == Lang::Ruby && !m.is_empty()) {
-            code.push(format!("require '{m}'"));
+            modules.push(format!("require '{m}'"));
         }
         i += 1;
     }
-    (!code.is_empty() && code.iter().any(|c| !c.starts_with("use ") && !c.starts_with("require "))).then(|| code.join("\n"))
+    if code.is_empty() {
+        return None;
+    }
+    modules.extend(code);
+    Some(modules.join("\n"))
 }
 
 /// An awk program: the first operand that is not an option (`-F x`, `-v a=b`, `-f file`).
