@@ -4,7 +4,9 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::part::{Fact, Facts, Lang, Part};
-use super::scan::{looks_windows, syntax_depth, text_facts, MAX_SYNTAX_DEPTH};
+use super::command::{Arg, Scope};
+use super::scan::{first_program, looks_windows, syntax_depth, text_facts, MAX_SYNTAX_DEPTH};
+use super::stream::Behavior;
 use super::script::Extractors;
 
 /// Texts nested deeper than this (a `sh -c` in an `eval` in a substitution …) are not
@@ -119,8 +121,13 @@ impl<'e> Analyzer<'e> {
             match lang {
                 Lang::Shell => {
                     let windows = looks_windows(text);
-                    out = self.shell(text, ctx, windows);
-                    if windows {
+                    let parsed;
+                    (out, parsed) = self.shell(text, ctx, windows);
+                    // `powershell …`/`cmd …` that parsed as shell had its payload followed
+                    // already, unless shell unquoting ate backslashes (Windows paths); other
+                    // Windows lines are read again as PowerShell.
+                    let launcher = matches!(first_program(text).as_str(), "powershell" | "pwsh" | "cmd");
+                    if windows && !(parsed && launcher && !text.contains('\\')) {
                         self.powershell(text, ctx);
                         also_powershell = true;
                     }
@@ -135,19 +142,31 @@ impl<'e> Analyzer<'e> {
         if facts.has(Fact::TooDeep) {
             self.current.add(Fact::TooDeep);
         }
-        if also_powershell {
-            self.push(Part::text(text, Lang::PowerShell, facts));
-        }
-        self.push(Part::text(text, lang, facts));
+        let mut part = Part::text(text, lang, facts);
+        part.also_powershell = also_powershell;
+        self.push(part);
         out
     }
 
-    /// Parses and walks a shell text; unparseable text is still judged word by word.
-    fn shell(&mut self, text: &str, ctx: &Ctx, windows: bool) -> Stream {
+    /// Parses and walks a shell text; unparseable text is still judged word by word. Returns
+    /// what the text prints and whether it parsed.
+    fn shell(&mut self, text: &str, ctx: &Ctx, windows: bool) -> (Stream, bool) {
+        if let Some(words) = plain_words(text) {
+            let args = words.into_iter().map(|w| Arg::literal(w.to_string())).collect();
+            let ran = self.command(args, Vec::new(), text.trim(), ctx, &mut Scope::default());
+            let out = match ran.behavior {
+                Behavior::Produce(s) => Stream::Known(s),
+                _ => Stream::Unknown,
+            };
+            return (out, true);
+        }
+        if let Some(program) = super::quick::simple_program(text) {
+            return (self.program(&program, ctx), true);
+        }
         if syntax_depth(text, MAX_SYNTAX_DEPTH) > MAX_SYNTAX_DEPTH {
             self.current.add(Fact::TooDeep);
             self.fallback(text, ctx);
-            return Stream::Unknown;
+            return (Stream::Unknown, false);
         }
         let options = brush_parser::ParserOptions::default();
         // The parser is third-party code on peer input: a panic in it must fail closed as a
@@ -156,7 +175,7 @@ impl<'e> Analyzer<'e> {
             brush_parser::Parser::new(std::io::BufReader::new(text.as_bytes()), &options).parse_program()
         }));
         match parsed {
-            Ok(Ok(program)) => self.program(&program, ctx),
+            Ok(Ok(program)) => (self.program(&program, ctx), true),
             _ => {
                 if !windows && !ctx.facts.has(Fact::Decoded) {
                     self.current.add(Fact::Unparseable);
@@ -164,8 +183,23 @@ impl<'e> Analyzer<'e> {
                 if !windows {
                     self.fallback(text, ctx);
                 }
-                Stream::Unknown
+                (Stream::Unknown, false)
             }
         }
     }
+}
+
+/// A text that is one simple command of plain words (no quotes, expansions, globs, operators
+/// or assignments): the shell would only split it on blanks, so the parser is not needed.
+fn plain_words(text: &str) -> Option<Vec<&str>> {
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b" \t_./:=@%+,-".contains(&b);
+    if text.len() > 4096 || !text.bytes().all(plain) {
+        return None;
+    }
+    let words: Vec<&str> = text.split([' ', '\t']).filter(|w| !w.is_empty()).collect();
+    let first = words.first()?;
+    if first.contains('=') || super::quick::RESERVED.contains(first) {
+        return None;
+    }
+    Some(words)
 }

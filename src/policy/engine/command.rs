@@ -96,43 +96,6 @@ pub(crate) fn program_name(word: &str) -> (String, bool) {
     (base.to_string(), false)
 }
 
-/// Flags of an argument list: POSIX style splits `-rf` into `-r -f` and stops at `--`;
-/// Windows style keeps `-Param` and `/x` whole, lowercased, without `:value`.
-pub(crate) fn flags(args: &[String], windows: bool) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for a in args.iter().take(512) {
-        if windows {
-            if (a.starts_with('-') || a.starts_with('/')) && a.len() > 1 && !a[1..].contains(['/', '\\']) {
-                let name = a.split(':').next().unwrap_or(a);
-                out.push(name.to_ascii_lowercase());
-            }
-            continue;
-        }
-        if a == "--" {
-            break;
-        }
-        if let Some(long) = a.strip_prefix("--") {
-            if !long.is_empty() {
-                out.push(format!("--{}", long.split('=').next().unwrap_or(long)));
-            }
-        } else if let Some(short) = a.strip_prefix('-') {
-            if short.contains('=') {
-                continue;
-            }
-            for c in short.chars().take(32).filter(char::is_ascii_alphanumeric) {
-                out.push(format!("-{c}"));
-            }
-            // Single-dash long options (`find -delete`, `java -jar`) are kept whole too.
-            if short.len() > 1 {
-                out.push(a.clone());
-            }
-        }
-    }
-    out.sort();
-    out.dedup();
-    out
-}
-
 impl Analyzer<'_> {
     /// A simple command as a pipeline stage.
     pub(crate) fn simple(&mut self, cmd: &ast::SimpleCommand, scope: &mut Scope, ctx: &Ctx) -> Stage {
@@ -142,24 +105,29 @@ impl Analyzer<'_> {
         let mut redirects: Vec<String> = Vec::new();
         let mut stdin = None;
         let mut assignments: Vec<(String, Option<String>)> = Vec::new();
-        let mut raw: Vec<String> = Vec::new();
-        let prefix = cmd.prefix.iter().flat_map(|p| p.0.iter());
-        let name = cmd.word_or_name.iter().map(|w| (true, w));
-        let suffix = cmd.suffix.iter().flat_map(|s| s.0.iter());
-        let items: Vec<Item> = prefix
-            .cloned()
-            .chain(name.map(|(_, w)| Item::Word(w.clone())))
-            .chain(suffix.cloned())
-            .collect();
-        for item in &items {
+        let mut raw = String::new();
+        let name_item = cmd.word_or_name.clone().map(Item::Word);
+        let items = cmd
+            .prefix
+            .iter()
+            .flat_map(|p| p.0.iter())
+            .chain(name_item.iter())
+            .chain(cmd.suffix.iter().flat_map(|s| s.0.iter()));
+        let add_raw = |raw: &mut String, t: &str| {
+            if !raw.is_empty() {
+                raw.push(' ');
+            }
+            raw.push_str(t);
+        };
+        for item in items {
             match item {
                 Item::Word(w) => {
-                    raw.push(w.value.clone());
+                    add_raw(&mut raw, &w.value);
                     let arg = self.expand(&w.value, scope, ctx, &values);
                     push_arg(&mut words, &mut values, arg);
                 }
                 Item::AssignmentWord(a, w) => {
-                    raw.push(w.value.clone());
+                    add_raw(&mut raw, &w.value);
                     let value = match &a.value {
                         ast::AssignmentValue::Scalar(v) => {
                             let arg = self.expand(&v.value, scope, ctx, &values);
@@ -183,14 +151,14 @@ impl Analyzer<'_> {
                 Item::IoRedirect(r) => {
                     let mut sub = Vec::new();
                     let (text, input) = self.redirect(r, scope, ctx, &mut sub);
-                    raw.push(text.clone());
+                    add_raw(&mut raw, &text);
                     redirects.push(text);
                     if input.is_some() {
                         stdin = input;
                     }
                 }
                 Item::ProcessSubstitution(kind, sub) => {
-                    raw.push(format!("{kind}({})", sub.list));
+                    add_raw(&mut raw, &format!("{kind}({})", sub.list));
                     // `<(cmd)`: cmd's output is read by this command.
                     let sink = if matches!(kind, ast::ProcessSubstitutionKind::Read) {
                         if values.is_empty() { vec!["sh".to_string()] } else { values.clone() }
@@ -212,7 +180,7 @@ impl Analyzer<'_> {
                 scope.set(&n, v);
             }
         }
-        let raw_text = raw.join(" ");
+        let raw_text = raw;
         let persist_redirect = redirects
             .iter()
             .filter(|r| r.starts_with('>') || r.starts_with("1>"))
@@ -390,12 +358,12 @@ impl Analyzer<'_> {
             rest.iter().map(|a| a.value.clone()).collect()
         };
         let joined = args.join(" ");
-        facts = facts.union(text_facts(raw)).union(text_facts(&joined));
+        facts = facts.union(text_facts(raw));
         let part = Part {
             kind: PartKind::Command,
+            also_powershell: false,
             lang: if windows { Lang::PowerShell } else { Lang::Shell },
             windows,
-            flags: flags(&args, windows),
             program: program.clone(),
             args,
             joined,

@@ -153,19 +153,50 @@ pub(crate) fn compile(index: usize, rule: &RuleSpec) -> Result<CompiledRule, Rul
     })
 }
 
-fn flag_present(part: &Part, alt: &str) -> bool {
+/// Whether `alt` is among the part's flags. POSIX style: `-rf` holds `-r` and `-f`, long
+/// flags lose `=value`, nothing after `--` counts. Windows style: `-Param` and `/x` whole,
+/// case-insensitive, `:value` dropped, and PowerShell's unambiguous prefixes (`-Rec`, `-fo`).
+pub(crate) fn flag_present(part: &Part, alt: &str) -> bool {
     if part.windows {
-        // PowerShell accepts any unambiguous prefix of a parameter name (`-Rec`, `-fo`).
-        part.flags.iter().any(|f| {
+        return part.args.iter().take(512).any(|a| {
+            if !(a.starts_with('-') || a.starts_with('/')) || a.len() < 2 || a[1..].contains(['/', '\\']) {
+                return false;
+            }
+            let f = a.split(':').next().unwrap_or(a);
             f.eq_ignore_ascii_case(alt)
                 || (f.len() >= 3 && alt.len() >= f.len() && alt.as_bytes()[..f.len()].eq_ignore_ascii_case(f.as_bytes()))
-        })
-    } else {
-        part.flags.iter().any(|f| f == alt)
+        });
     }
+    let short = alt.strip_prefix('-').filter(|s| s.len() == 1 && !alt.starts_with("--"));
+    for a in part.args.iter().take(512) {
+        if a == "--" {
+            return false;
+        }
+        if let Some(long) = a.strip_prefix("--") {
+            if alt.strip_prefix("--") == Some(long.split('=').next().unwrap_or(long)) {
+                return true;
+            }
+        } else if let Some(cluster) = a.strip_prefix('-') {
+            if a == alt && !cluster.contains('=') {
+                return true;
+            }
+            if let Some(c) = short {
+                if !cluster.contains('=') && cluster.chars().take(32).filter(char::is_ascii_alphanumeric).any(|x| c.starts_with(x)) {
+                    return true;
+                }
+            }
+        }
+    }
+    false
 }
 
 impl CompiledRule {
+    /// The rule's first `text` regex, which a [`regex::RegexSet`] can test for many rules at
+    /// once before the full match.
+    pub(crate) fn first_text(&self) -> Option<&str> {
+        self.text.first().map(Regex::as_str)
+    }
+
     /// Whether the rule applies to command parts.
     pub(crate) fn is_command_rule(&self) -> bool {
         matches!(self.target, Target::Command { .. })
@@ -180,7 +211,8 @@ impl CompiledRule {
                 }
             }
             (Target::Text { langs }, PartKind::Text) => {
-                if !langs.is_empty() && !langs.contains(&part.lang) {
+                let also = part.also_powershell && langs.contains(&Lang::PowerShell);
+                if !langs.is_empty() && !langs.contains(&part.lang) && !also {
                     return false;
                 }
             }
@@ -190,9 +222,6 @@ impl CompiledRule {
             return false;
         }
         if !self.program.is_empty() && !self.program.iter().any(|n| n.matches(&part.program)) {
-            return false;
-        }
-        if self.not_program.iter().any(|n| n.matches(&part.program)) {
             return false;
         }
         if !self.flags.iter().all(|alts| alts.iter().any(|a| flag_present(part, a))) {
@@ -220,6 +249,10 @@ impl CompiledRule {
             return false;
         }
         if !self.text.iter().all(|re| re.is_match(&part.text)) {
+            return false;
+        }
+        // Exclusions last: they are long lists and rarely reached.
+        if self.not_program.iter().any(|n| n.matches(&part.program)) {
             return false;
         }
         !self.unless.iter().any(|re| re.is_match(&part.text))

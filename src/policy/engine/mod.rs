@@ -21,6 +21,7 @@ mod decode;
 mod matcher;
 mod part;
 mod powershell;
+mod quick;
 mod scan;
 mod script;
 mod shell;
@@ -107,10 +108,54 @@ pub struct Engine {
     /// Command rules by exact (lowercase) program name.
     by_program: HashMap<String, Vec<usize>>,
     /// Command rules without an exact program list (checked for every command).
-    any_program: Vec<usize>,
+    any_program: Prefiltered,
     /// Whole-text rules.
-    text_rules: Vec<usize>,
+    text_rules: Prefiltered,
     extract: Extractors,
+}
+
+/// Rules checked for every part of a kind, with their first `text` regexes in one set so a
+/// part is scanned once instead of once per rule.
+#[derive(Debug, Default)]
+struct Prefiltered {
+    /// Rules without a `text` regex: always candidates.
+    always: Vec<usize>,
+    /// Rules whose first `text` regex is pattern `i` of `set`.
+    by_pattern: Vec<usize>,
+    set: Option<regex::RegexSet>,
+}
+
+/// The combined prefilter may be larger than one rule's regex.
+const SET_SIZE_LIMIT: usize = 64 << 20;
+
+impl Prefiltered {
+    fn new(rules: &[CompiledRule], indices: Vec<usize>) -> Prefiltered {
+        let mut p = Prefiltered::default();
+        let mut patterns = Vec::new();
+        for i in indices {
+            match rules[i].first_text() {
+                Some(t) => {
+                    patterns.push(t.to_string());
+                    p.by_pattern.push(i);
+                }
+                None => p.always.push(i),
+            }
+        }
+        match regex::RegexSetBuilder::new(&patterns).size_limit(SET_SIZE_LIMIT).dfa_size_limit(SET_SIZE_LIMIT).build() {
+            Ok(set) => p.set = Some(set),
+            // Too large to combine: every rule is checked on its own.
+            Err(_) => p.always.append(&mut p.by_pattern),
+        }
+        p
+    }
+
+    /// Candidate rules for a part with this text, in no particular order.
+    fn candidates(&self, text: &str, out: &mut Vec<usize>) {
+        out.extend_from_slice(&self.always);
+        if let Some(set) = &self.set {
+            out.extend(set.matches(text).into_iter().map(|i| self.by_pattern[i]));
+        }
+    }
 }
 
 /// The built-in rule list as written in `rules.toml`.
@@ -215,6 +260,8 @@ impl Engine {
             }
         }
         let extract = Extractors::new().map_err(|e| RuleInvalid::new(0, "extractors", e.to_string()))?;
+        let any_program = Prefiltered::new(&rules, any_program);
+        let text_rules = Prefiltered::new(&rules, text_rules);
         Ok(Engine { specs, rules, by_program, any_program, text_rules, extract })
     }
 
@@ -227,31 +274,47 @@ impl Engine {
         self.verdict(&parts, truncated)
     }
 
-    fn candidates<'a>(&'a self, part: &Part) -> impl Iterator<Item = usize> + 'a {
-        let (named, rest): (&[usize], &[usize]) = match part.kind {
-            PartKind::Text => (&[], &self.text_rules),
+    #[doc(hidden)]
+    pub fn tmp_analyze_only(&self, command: &str) -> usize {
+        Analyzer::run(command, &self.extract).len()
+    }
+
+    /// Rules that may match `part` (each still checked in full).
+    fn candidates(&self, part: &Part, out: &mut Vec<usize>) {
+        out.clear();
+        match part.kind {
+            PartKind::Text => self.text_rules.candidates(&part.text, out),
             PartKind::Command => {
                 let key: Cow<str> = if part.program.bytes().any(|b| b.is_ascii_uppercase()) {
                     Cow::Owned(part.program.to_ascii_lowercase())
                 } else {
                     Cow::Borrowed(&part.program)
                 };
-                let named = self.by_program.get(key.as_ref()).map_or(&[][..], |v| v.as_slice());
-                (named, &self.any_program)
+                if let Some(named) = self.by_program.get(key.as_ref()) {
+                    out.extend_from_slice(named);
+                }
+                self.any_program.candidates(&part.text, out);
             }
-        };
-        named.iter().chain(rest.iter()).copied()
+        }
     }
 
     fn verdict(&self, parts: &[Part], truncated: bool) -> Verdict {
-        let mut matched: Vec<Option<usize>> = vec![None; self.rules.len()];
+        // (rule, part) for each rule that matched, the first part it matched.
+        let mut found: Vec<(usize, usize)> = Vec::new();
+        let mut seen = vec![0u64; self.rules.len().div_ceil(64)];
+        let mut candidates = Vec::new();
         for (pi, part) in parts.iter().enumerate() {
-            for ri in self.candidates(part) {
-                if matched[ri].is_none() && self.rules[ri].matches(part) {
-                    matched[ri] = Some(pi);
+            self.candidates(part, &mut candidates);
+            for &ri in &candidates {
+                let (word, bit) = (ri / 64, 1u64 << (ri % 64));
+                if seen[word] & bit == 0 && self.rules[ri].matches(part) {
+                    seen[word] |= bit;
+                    found.push((ri, pi));
                 }
             }
         }
+        found.sort_unstable();
+        let matched = found;
         let hit = |ri: usize, pi: usize| {
             let r = &self.rules[ri];
             Hit {
@@ -261,10 +324,7 @@ impl Engine {
                 part: truncate_chars(&parts[pi].text, MAX_PART_CHARS),
             }
         };
-        let mut hard_block = matched
-            .iter()
-            .enumerate()
-            .find_map(|(ri, m)| m.filter(|_| self.rules[ri].block).map(|pi| hit(ri, pi)));
+        let mut hard_block = matched.iter().find(|(ri, _)| self.rules[*ri].block).map(|&(ri, pi)| hit(ri, pi));
         if truncated && hard_block.is_none() {
             hard_block = Some(Hit {
                 rule: INPUT_TOO_LONG_ID.to_string(),
@@ -275,8 +335,8 @@ impl Engine {
         }
         let mut indicators: Vec<Hit> = matched
             .iter()
-            .enumerate()
-            .filter_map(|(ri, m)| m.filter(|_| !self.rules[ri].block).map(|pi| hit(ri, pi)))
+            .filter(|(ri, _)| !self.rules[*ri].block)
+            .map(|&(ri, pi)| hit(ri, pi))
             .collect();
         indicators.sort_by(|a, b| b.weight.cmp(&a.weight));
         let sum: u32 = indicators.iter().map(|h| u32::from(h.weight)).sum();

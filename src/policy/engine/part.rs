@@ -129,6 +129,8 @@ pub(crate) struct Part {
     pub kind: PartKind,
     /// The language of the text this part comes from.
     pub lang: Lang,
+    /// A shell text that is also read as PowerShell (a Windows command line).
+    pub also_powershell: bool,
     /// A PowerShell / Windows command line (case-insensitive, `/x` and `-Param` flags).
     pub windows: bool,
     /// The normalized program name (`/usr/bin/rm` → `rm`); empty for texts.
@@ -137,8 +139,6 @@ pub(crate) struct Part {
     pub args: Vec<String>,
     /// `args` joined by single spaces.
     pub joined: String,
-    /// The flags, combined short flags split (`-rf` → `-r`, `-f`), long flags without `=value`.
-    pub flags: Vec<String>,
     /// Redirections as `"<op> <target>"`, e.g. `"> /dev/sda"`.
     pub redirects: Vec<String>,
     /// Programs this part's output reaches.
@@ -156,11 +156,11 @@ impl Part {
         Part {
             kind: PartKind::Text,
             lang,
+            also_powershell: false,
             windows: lang == Lang::PowerShell,
             program: String::new(),
             args: Vec::new(),
             joined: String::new(),
-            flags: Vec::new(),
             redirects: Vec::new(),
             piped_to: Vec::new(),
             piped_from: Vec::new(),

@@ -3,7 +3,7 @@
 //! payloads PowerShell decodes or evaluates (`-EncodedCommand`, `FromBase64String`, `iex`).
 
 use super::analyze::{Analyzer, Ctx};
-use super::command::{flags, program_name};
+use super::command::program_name;
 use super::decode::base64_utf16le;
 use super::part::{Fact, Lang, Part, PartKind};
 use super::scan::text_facts;
@@ -252,9 +252,9 @@ impl Analyzer<'_> {
         }
         self.push(Part {
             kind: PartKind::Command,
+            also_powershell: false,
             lang: Lang::PowerShell,
             windows: true,
-            flags: flags(&args, true),
             program: program.clone(),
             args,
             joined,

@@ -216,17 +216,26 @@ pub(crate) fn is_cmdlet(name: &str) -> bool {
 /// quotes skipped).
 pub(crate) fn first_program(text: &str) -> String {
     let t = text.trim_start().trim_start_matches(['&', '.', '(', ' ']);
-    let word: String = t
-        .trim_start_matches(['"', '\''])
-        .chars()
-        .take_while(|c| !c.is_whitespace() && !"\"'();|".contains(*c))
-        .take(256)
-        .collect();
-    let base = word.rsplit(['/', '\\']).next().unwrap_or("").to_ascii_lowercase();
-    match base.strip_suffix(".exe") {
-        Some(b) => b.to_string(),
-        None => base,
-    }
+    let t = t.trim_start_matches(['"', '\'']);
+    let end = t
+        .find(|c: char| c.is_whitespace() || "\"'();|".contains(c))
+        .unwrap_or(t.len())
+        .min(256);
+    let word = t.get(..end).unwrap_or("");
+    let base = word.rsplit(['/', '\\']).next().unwrap_or("");
+    let stem = if base.len() > 4 && base[base.len() - 4..].eq_ignore_ascii_case(".exe") {
+        &base[..base.len() - 4]
+    } else {
+        base
+    };
+    stem.to_ascii_lowercase()
+}
+
+/// Whether `needle` (lowercase ASCII) occurs in `text`, ignoring ASCII case.
+fn contains_ignore_case(text: &str, needle: &str) -> bool {
+    text.as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
 /// Whether a text reads as a PowerShell / cmd command line rather than POSIX shell.
@@ -235,13 +244,14 @@ pub(crate) fn looks_windows(text: &str) -> bool {
     if WINDOWS_PROGRAMS.contains(&first.as_str()) || is_cmdlet(&first) {
         return true;
     }
-    let lower_has = |needle: &str| {
-        text.as_bytes()
-            .windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
-    };
-    let drive_path = text.as_bytes().windows(3).any(|w| w[0].is_ascii_alphabetic() && w[1] == b':' && w[2] == b'\\');
-    drive_path || text.contains("$env:") || (text.contains("]::") && text.contains('[')) || lower_has("new-object ") || lower_has("[convert]")
+    let bytes = text.as_bytes();
+    let drive_path = bytes
+        .windows(3)
+        .any(|w| w[0].is_ascii_alphabetic() && w[1] == b':' && w[2] == b'\\');
+    drive_path
+        || text.contains("$env:")
+        || (text.contains("]::") && text.contains('['))
+        || (text.contains('-') && (contains_ignore_case(text, "new-object ") || contains_ignore_case(text, "[convert]")))
 }
 
 #[cfg(test)]

@@ -127,17 +127,20 @@ impl Analyzer<'_> {
                 shell.extend(as_command(&strings));
             }
         }
-        if matches!(lang, Lang::Perl | Lang::Ruby | Lang::Php) {
+        if matches!(lang, Lang::Perl | Lang::Ruby | Lang::Php) && code.contains(['`', 'q', '%']) {
             for c in extract.backticks.captures_iter(code).take(MAX_STRINGS) {
                 shell.extend(c.iter().skip(1).flatten().map(|m| m.as_str().to_string()).take(1));
             }
         }
-        for m in extract.code_calls.find_iter(code).take(MAX_STRINGS) {
+        let maybe_eval = ["exec", "eval", "compile", "Function"].iter().any(|w| code.contains(w));
+        for m in extract.code_calls.find_iter(code).take(if maybe_eval { MAX_STRINGS } else { 0 }) {
             for s in literals(code, m.end()).into_iter().take(1) {
                 nested.push((s, None));
             }
         }
-        for c in extract.base64.captures_iter(code).take(MAX_STRINGS) {
+        // Only code that can decode base64 is searched for base64 literals.
+        let decodes = ["64", "atob", "base", "Base", "unpack", "decode"].iter().any(|w| code.contains(w));
+        for c in extract.base64.captures_iter(code).take(if decodes { MAX_STRINGS } else { 0 }) {
             let Some(lit) = c.get(1) else { continue };
             let decoded = base64_bytes(lit.as_str()).and_then(|b| String::from_utf8(b).ok());
             if let Some(text) = decoded.filter(|t| t.chars().all(|c| !c.is_control() || c.is_whitespace())) {

@@ -40,7 +40,7 @@ fn explain() {
     let e = engine();
     for p in Analyzer::run(&cmd, &e.extract) {
         let rules: Vec<&str> = e.rules.iter().filter(|r| r.matches(&p)).map(|r| r.id.as_str()).collect();
-        println!("{:?} {:?} prog={:?} args={:?} flags={:?} redir={:?} to={:?} from={:?} facts={:?}\n   text={:?}\n   => {:?}", p.kind, p.lang, p.program, p.args, p.flags, p.redirects, p.piped_to, p.piped_from, p.facts, p.text, rules);
+        println!("{:?} {:?} prog={:?} args={:?} redir={:?} to={:?} from={:?} facts={:?}\n   text={:?}\n   => {:?}", p.kind, p.lang, p.program, p.args, p.redirects, p.piped_to, p.piped_from, p.facts, p.text, rules);
     }
     println!("{:#?}", e.judge(&cmd));
 }

@@ -34,12 +34,59 @@ fn obfuscated(raw: &str) -> bool {
     (quotes > 0 && !wrapped) || inner_escape || raw.starts_with("$'")
 }
 
+/// Removes quotes and backslashes from a word that expands nothing (no `$`, backticks or
+/// leading `~`), exactly as the shell would; `None` when the word needs the full parser.
+fn unquote(raw: &str) -> Option<String> {
+    if raw.contains(['$', '`']) || raw.starts_with('~') {
+        return None;
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => loop {
+                match chars.next()? {
+                    '\'' => break,
+                    c => out.push(c),
+                }
+            },
+            '"' => loop {
+                match chars.next()? {
+                    '"' => break,
+                    '\\' => {
+                        let n = chars.next()?;
+                        if !matches!(n, '"' | '\\' | '$' | '`' | '\n') {
+                            out.push('\\');
+                        }
+                        if n != '\n' {
+                            out.push(n);
+                        }
+                    }
+                    c => out.push(c),
+                }
+            },
+            '\\' => match chars.next() {
+                Some('\n') => {}
+                Some(n) => out.push(n),
+                None => return None,
+            },
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
+
 impl Analyzer<'_> {
     /// Expands one word. `preceding` are the command's words before it: a substitution's
     /// output reaches them (or the shell itself, in command position).
     pub(crate) fn expand(&mut self, raw: &str, scope: &mut Scope, ctx: &Ctx, preceding: &[String]) -> Arg {
         if !raw.contains(SPECIAL) {
             return Arg::literal(raw.to_string());
+        }
+        if let Some(value) = unquote(raw) {
+            let mut arg = Arg::literal(value);
+            arg.obfuscated = obfuscated(raw);
+            return arg;
         }
         let options = brush_parser::ParserOptions::default();
         let pieces = match brush_parser::word::parse(raw, &options) {
@@ -151,6 +198,15 @@ mod tests {
         assert_eq!(char_slice("héllo", 1, 3), "él");
         assert_eq!(char_slice("abc", 1, 9), "bc");
         assert_eq!(char_slice("abc", 5, 9), "");
+    }
+
+    #[test]
+    fn quotes_are_removed_as_the_shell_does() {
+        assert_eq!(unquote("r''m").as_deref(), Some("rm"));
+        assert_eq!(unquote("\"a\\\"b\\x\"").as_deref(), Some("a\"b\\x"));
+        assert_eq!(unquote("a\\ b").as_deref(), Some("a b"));
+        assert_eq!(unquote("'unterminated"), None);
+        assert_eq!(unquote("\"$x\""), None);
     }
 
     #[test]
