@@ -1,7 +1,8 @@
 //! Pure policy decisions: given facts, answer allow or deny. No I/O, no clock reads, no store.
 //!
-//! Today: the RBAC matrix and login throttling of SPEC §4. The ACL, the command security
-//! engine and rate limits join it as the command pipeline lands.
+//! Today: the RBAC matrix, login throttling and the command security engine ([`engine`]: a
+//! command text in, a verdict out) of SPEC §4. The ACL and rate limits join it as the command
+//! pipeline lands.
 
 mod bucket;
 pub mod engine;

@@ -5,7 +5,7 @@ use brush_parser::ast;
 
 use super::analyze::{Analyzer, Ctx};
 use super::part::{Fact, Facts, Lang, Part, PartKind};
-use super::scan::{text_facts, WINDOWS_PROGRAMS};
+use super::scan::WINDOWS_PROGRAMS;
 use super::stream::{behavior, persist_target, Behavior};
 use super::wrappers::{is_shell, peel, script_lang, Peel};
 
@@ -101,7 +101,6 @@ impl Analyzer<'_> {
     pub(crate) fn simple(&mut self, cmd: &ast::SimpleCommand, scope: &mut Scope, ctx: &Ctx) -> Stage {
         use ast::CommandPrefixOrSuffixItem as Item;
         let mut words: Vec<Arg> = Vec::new();
-        let mut values: Vec<String> = Vec::new();
         let mut redirects: Vec<String> = Vec::new();
         let mut stdin = None;
         let mut assignments: Vec<(String, Option<String>)> = Vec::new();
@@ -123,14 +122,14 @@ impl Analyzer<'_> {
             match item {
                 Item::Word(w) => {
                     add_raw(&mut raw, &w.value);
-                    let arg = self.expand(&w.value, scope, ctx, &values);
-                    push_arg(&mut words, &mut values, arg);
+                    let arg = self.expand(&w.value, scope, ctx, &words);
+                    push_arg(&mut words, arg);
                 }
                 Item::AssignmentWord(a, w) => {
                     add_raw(&mut raw, &w.value);
                     let value = match &a.value {
                         ast::AssignmentValue::Scalar(v) => {
-                            let arg = self.expand(&v.value, scope, ctx, &values);
+                            let arg = self.expand(&v.value, scope, ctx, &words);
                             (!arg.dynamic).then_some(arg.value)
                         }
                         ast::AssignmentValue::Array(_) => None,
@@ -144,7 +143,7 @@ impl Analyzer<'_> {
                     } else {
                         // `export x=1`, `declare x=1`: a word to the command and a variable.
                         let v = value.clone().unwrap_or_default();
-                        push_arg(&mut words, &mut values, Arg::literal(format!("{name}={v}")));
+                        push_arg(&mut words, Arg::literal(format!("{name}={v}")));
                         assignments.push((name, value));
                     }
                 }
@@ -161,18 +160,18 @@ impl Analyzer<'_> {
                     add_raw(&mut raw, &format!("{kind}({})", sub.list));
                     // `<(cmd)`: cmd's output is read by this command.
                     let sink = if matches!(kind, ast::ProcessSubstitutionKind::Read) {
-                        if values.is_empty() { vec!["sh".to_string()] } else { values.clone() }
+                        super::words::sink_of(&words)
                     } else {
                         Vec::new()
                     };
                     let mut inner = scope.clone();
                     self.compound_list(&sub.list, &mut inner, &ctx.nested(None, sink));
-                    push_arg(&mut words, &mut values, Arg::literal("/dev/fd/63".to_string()));
+                    push_arg(&mut words, Arg::literal("/dev/fd/63".to_string()));
                 }
             }
         }
         let is_declaration = matches!(
-            values.first().map(String::as_str),
+            words.first().map(|a| a.value.as_str()),
             None | Some("export" | "declare" | "local" | "readonly" | "typeset")
         );
         if is_declaration {
@@ -358,7 +357,10 @@ impl Analyzer<'_> {
             rest.iter().map(|a| a.value.clone()).collect()
         };
         let joined = args.join(" ");
-        facts = facts.union(text_facts(raw));
+        // URL facts of the command itself, looked for only when its text has a URL at all.
+        if self.current.has(Fact::ExternalUrl) {
+            super::scan::url_facts(raw, &mut facts);
+        }
         let part = Part {
             kind: PartKind::Command,
             also_powershell: false,
@@ -380,7 +382,7 @@ impl Analyzer<'_> {
 
 /// Adds an expanded word, splitting it where the shell would (`{a,b}`, `$IFS`, unquoted
 /// known values with spaces).
-fn push_arg(words: &mut Vec<Arg>, values: &mut Vec<String>, arg: Arg) {
+fn push_arg(words: &mut Vec<Arg>, arg: Arg) {
     let brace = arg.value.len() > 2
         && arg.value.starts_with('{')
         && arg.value.ends_with('}')
@@ -391,13 +393,15 @@ fn push_arg(words: &mut Vec<Arg>, values: &mut Vec<String>, arg: Arg) {
     } else if arg.split {
         arg.value.split_whitespace().map(str::to_string).collect()
     } else {
-        vec![arg.value.clone()]
+        if words.len() < 4096 {
+            words.push(arg);
+        }
+        return;
     };
     for (i, v) in pieces.into_iter().enumerate() {
         if words.len() >= 4096 {
             return;
         }
-        values.push(v.clone());
         words.push(Arg {
             value: v,
             dynamic: arg.dynamic,

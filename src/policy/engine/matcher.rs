@@ -197,6 +197,14 @@ impl CompiledRule {
         self.text.first().map(Regex::as_str)
     }
 
+    /// Whether a whole-text rule can match a text in `lang`.
+    pub(crate) fn applies_to_lang(&self, lang: Lang) -> bool {
+        match &self.target {
+            Target::Text { langs } => langs.is_empty() || langs.contains(&lang),
+            Target::Command { .. } => false,
+        }
+    }
+
     /// Whether the rule applies to command parts.
     pub(crate) fn is_command_rule(&self) -> bool {
         matches!(self.target, Target::Command { .. })

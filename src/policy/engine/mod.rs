@@ -107,10 +107,12 @@ pub struct Engine {
     rules: Vec<CompiledRule>,
     /// Command rules by exact (lowercase) program name.
     by_program: HashMap<String, Vec<usize>>,
-    /// Command rules without an exact program list (checked for every command).
+    /// Command rules by program-name prefix (`python*`).
+    by_prefix: Vec<(String, usize)>,
+    /// Command rules for any program (checked for every command).
     any_program: Prefiltered,
-    /// Whole-text rules.
-    text_rules: Prefiltered,
+    /// Whole-text rules, by the language of the text (indexed like [`part::Lang::ALL`]).
+    text_rules: Vec<Prefiltered>,
     extract: Extractors,
 }
 
@@ -248,21 +250,32 @@ impl Engine {
         }
         let mut by_program: HashMap<String, Vec<usize>> = HashMap::new();
         let (mut any_program, mut text_rules) = (Vec::new(), Vec::new());
+        let mut by_prefix: Vec<(String, usize)> = Vec::new();
         for (i, r) in rules.iter().enumerate() {
             if !r.is_command_rule() {
                 text_rules.push(i);
-            } else if r.program.is_empty() || r.program.iter().any(|n| n.prefix) {
+            } else if r.program.is_empty() || r.program.iter().any(|n| n.prefix && n.lower.is_empty()) {
                 any_program.push(i);
             } else {
                 for n in &r.program {
-                    by_program.entry(n.lower.clone()).or_default().push(i);
+                    if n.prefix {
+                        by_prefix.push((n.lower.clone(), i));
+                    } else {
+                        by_program.entry(n.lower.clone()).or_default().push(i);
+                    }
                 }
             }
         }
         let extract = Extractors::new().map_err(|e| RuleInvalid::new(0, "extractors", e.to_string()))?;
         let any_program = Prefiltered::new(&rules, any_program);
-        let text_rules = Prefiltered::new(&rules, text_rules);
-        Ok(Engine { specs, rules, by_program, any_program, text_rules, extract })
+        let text_rules = part::Lang::ALL
+            .iter()
+            .map(|lang| {
+                let for_lang = text_rules.iter().copied().filter(|&i| rules[i].applies_to_lang(*lang)).collect();
+                Prefiltered::new(&rules, for_lang)
+            })
+            .collect();
+        Ok(Engine { specs, rules, by_program, by_prefix, any_program, text_rules, extract })
     }
 
     /// Judges one command. Never panics; bounded work for any input (input over
@@ -274,16 +287,24 @@ impl Engine {
         self.verdict(&parts, truncated)
     }
 
-    #[doc(hidden)]
-    pub fn tmp_analyze_only(&self, command: &str) -> usize {
-        Analyzer::run(command, &self.extract).len()
-    }
-
     /// Rules that may match `part` (each still checked in full).
     fn candidates(&self, part: &Part, out: &mut Vec<usize>) {
         out.clear();
         match part.kind {
-            PartKind::Text => self.text_rules.candidates(&part.text, out),
+            PartKind::Text => {
+                let set = |lang: part::Lang| self.text_rules.get(lang as usize);
+                if let Some(p) = set(part.lang) {
+                    p.candidates(&part.text, out);
+                }
+                if part.also_powershell {
+                    if let Some(p) = set(part::Lang::PowerShell) {
+                        p.candidates(&part.text, out);
+                    }
+                    // Rules for both languages would be listed twice.
+                    out.sort_unstable();
+                    out.dedup();
+                }
+            }
             PartKind::Command => {
                 let key: Cow<str> = if part.program.bytes().any(|b| b.is_ascii_uppercase()) {
                     Cow::Owned(part.program.to_ascii_lowercase())
@@ -292,6 +313,16 @@ impl Engine {
                 };
                 if let Some(named) = self.by_program.get(key.as_ref()) {
                     out.extend_from_slice(named);
+                }
+                for (prefix, ri) in &self.by_prefix {
+                    if key.starts_with(prefix.as_str()) {
+                        out.push(*ri);
+                    }
+                }
+                // A rule listing a program and a prefix of it would come twice.
+                if !self.by_prefix.is_empty() {
+                    out.sort_unstable();
+                    out.dedup();
                 }
                 self.any_program.candidates(&part.text, out);
             }

@@ -6,7 +6,6 @@ use super::analyze::{Analyzer, Ctx};
 use super::command::program_name;
 use super::decode::base64_utf16le;
 use super::part::{Fact, Lang, Part, PartKind};
-use super::scan::text_facts;
 use super::wrappers::{peel, Peel};
 
 /// Groups (`(…)`, `{…}`, `$(…)`) nested deeper than this are not followed.
@@ -246,7 +245,10 @@ impl Analyzer<'_> {
         let argv: Vec<String> = words.iter().map(|(v, _)| v.clone()).collect();
         let args: Vec<String> = argv.iter().skip(1).map(|a| a.to_ascii_lowercase()).collect();
         let joined = args.join(" ");
-        let mut facts = ctx.facts.union(text_facts(raw));
+        let mut facts = ctx.facts;
+        if self.current.has(Fact::ExternalUrl) {
+            super::scan::url_facts(raw, &mut facts);
+        }
         if words.first().is_some_and(|(v, q)| *q || v.starts_with('$')) {
             facts.add(Fact::DynamicProgram);
         }

@@ -69,7 +69,7 @@ pub(crate) fn syntax_depth(text: &str, limit: usize) -> usize {
                     .iter()
                     .position(|c| !c.is_ascii_alphanumeric())
                     .map_or(bytes.len(), |n| i + n);
-                let word = &text[i..end];
+                let word = text.get(i..end).unwrap_or("");
                 match word {
                     "if" | "case" | "while" | "until" | "for" | "select" => stack.push(b'k'),
                     "fi" | "esac" | "done" if stack.last() == Some(&b'k') => {
@@ -223,35 +223,38 @@ pub(crate) fn first_program(text: &str) -> String {
         .min(256);
     let word = t.get(..end).unwrap_or("");
     let base = word.rsplit(['/', '\\']).next().unwrap_or("");
-    let stem = if base.len() > 4 && base[base.len() - 4..].eq_ignore_ascii_case(".exe") {
-        &base[..base.len() - 4]
-    } else {
-        base
+    let cut = base.len().saturating_sub(4);
+    let stem = match (base.get(cut..), base.get(..cut)) {
+        (Some(ext), Some(stem)) if base.len() > 4 && ext.eq_ignore_ascii_case(".exe") => stem,
+        _ => base,
     };
     stem.to_ascii_lowercase()
 }
 
 /// Whether `needle` (lowercase ASCII) occurs in `text`, ignoring ASCII case.
 fn contains_ignore_case(text: &str, needle: &str) -> bool {
-    text.as_bytes()
-        .windows(needle.len())
-        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+    let (bytes, n) = (text.as_bytes(), needle.as_bytes());
+    let Some(&first) = n.first() else { return true };
+    let upper = first.to_ascii_uppercase();
+    (0..bytes.len().saturating_sub(n.len() - 1))
+        .filter(|&i| bytes[i] == first || bytes[i] == upper)
+        .any(|i| bytes[i..i + n.len()].eq_ignore_ascii_case(n))
 }
 
 /// Whether a text reads as a PowerShell / cmd command line rather than POSIX shell.
 pub(crate) fn looks_windows(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let drive_path = bytes
+        .windows(3)
+        .any(|w| w[1] == b':' && w[2] == b'\\' && w[0].is_ascii_alphabetic());
+    if drive_path || text.contains("$env:") || (text.contains("]::") && text.contains('[')) {
+        return true;
+    }
     let first = first_program(text);
     if WINDOWS_PROGRAMS.contains(&first.as_str()) || is_cmdlet(&first) {
         return true;
     }
-    let bytes = text.as_bytes();
-    let drive_path = bytes
-        .windows(3)
-        .any(|w| w[0].is_ascii_alphabetic() && w[1] == b':' && w[2] == b'\\');
-    drive_path
-        || text.contains("$env:")
-        || (text.contains("]::") && text.contains('['))
-        || (text.contains('-') && (contains_ignore_case(text, "new-object ") || contains_ignore_case(text, "[convert]")))
+    text.contains('-') && (contains_ignore_case(text, "new-object ") || contains_ignore_case(text, "[convert]"))
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ fn obfuscated(raw: &str) -> bool {
     let wrapped = quotes == 2
         && raw.len() >= 2
         && (raw.starts_with('\'') && raw.ends_with('\'') || raw.starts_with('"') && raw.ends_with('"'));
-    let inner_escape = raw.len() > 1 && raw[1..].contains('\\');
+    let inner_escape = raw.char_indices().nth(1).is_some_and(|(i, _)| raw[i..].contains('\\'));
     (quotes > 0 && !wrapped) || inner_escape || raw.starts_with("$'")
 }
 
@@ -76,10 +76,19 @@ fn unquote(raw: &str) -> Option<String> {
     Some(out)
 }
 
+/// Where a substitution's output goes: to the words before it, or run as the command.
+pub(crate) fn sink_of(preceding: &[Arg]) -> Vec<String> {
+    if preceding.is_empty() {
+        vec!["sh".to_string()]
+    } else {
+        preceding.iter().map(|a| a.value.clone()).collect()
+    }
+}
+
 impl Analyzer<'_> {
     /// Expands one word. `preceding` are the command's words before it: a substitution's
     /// output reaches them (or the shell itself, in command position).
-    pub(crate) fn expand(&mut self, raw: &str, scope: &mut Scope, ctx: &Ctx, preceding: &[String]) -> Arg {
+    pub(crate) fn expand(&mut self, raw: &str, scope: &mut Scope, ctx: &Ctx, preceding: &[Arg]) -> Arg {
         if !raw.contains(SPECIAL) {
             return Arg::literal(raw.to_string());
         }
@@ -111,7 +120,7 @@ impl Analyzer<'_> {
         quoted: bool,
         scope: &mut Scope,
         ctx: &Ctx,
-        preceding: &[String],
+        preceding: &[Arg],
         arg: &mut Arg,
     ) {
         for p in pieces {
@@ -134,7 +143,7 @@ impl Analyzer<'_> {
                 WordPiece::EscapeSequence(e) => arg.value.push_str(e.strip_prefix('\\').unwrap_or(e).trim_start_matches('\n')),
                 WordPiece::ParameterExpansion(expr) => self.parameter(expr, source, quoted, scope, arg),
                 WordPiece::CommandSubstitution(text) | WordPiece::BackquotedCommandSubstitution(text) => {
-                    let sink = if preceding.is_empty() { vec!["sh".to_string()] } else { preceding.to_vec() };
+                    let sink = sink_of(preceding);
                     match self.text(text, Lang::Shell, &ctx.nested(None, sink)) {
                         Stream::Known(out) => {
                             let out = out.trim_end_matches('\n');
