@@ -47,6 +47,8 @@ pub(crate) struct Arg {
     pub ifs: bool,
     /// The value is split into words by the shell (unquoted expansion with spaces).
     pub split: bool,
+    /// Characters it is split on besides blanks (an assigned `IFS`).
+    pub separators: Option<String>,
 }
 
 impl Arg {
@@ -391,7 +393,12 @@ fn push_arg(words: &mut Vec<Arg>, arg: Arg) {
     let pieces: Vec<String> = if brace {
         arg.value[1..arg.value.len() - 1].split(',').map(str::to_string).collect()
     } else if arg.split {
-        arg.value.split_whitespace().map(str::to_string).collect()
+        let extra = arg.separators.as_deref().unwrap_or("");
+        arg.value
+            .split(|c: char| c.is_whitespace() || extra.contains(c))
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect()
     } else {
         if words.len() < 4096 {
             words.push(arg);
@@ -408,6 +415,7 @@ fn push_arg(words: &mut Vec<Arg>, arg: Arg) {
             obfuscated: arg.obfuscated && i == 0,
             ifs: arg.ifs,
             split: false,
+            separators: None,
         });
     }
 }

@@ -85,6 +85,20 @@ pub(crate) fn sink_of(preceding: &[Arg]) -> Vec<String> {
     }
 }
 
+/// Marks an unquoted expansion for word splitting when its value holds a separator: blanks,
+/// or the characters of an `IFS` the text assigned (`IFS=,;` then `` `echo rm,-rf,/` ``), which
+/// is itself a trick to hide words.
+fn mark_split(scope: &Scope, value: &str, arg: &mut Arg) {
+    if value.contains(char::is_whitespace) {
+        arg.split = true;
+    }
+    if let Some(ifs) = scope.get("IFS").filter(|ifs| value.contains(|c: char| ifs.contains(c))) {
+        arg.split = true;
+        arg.ifs = true;
+        arg.separators = Some(ifs.to_string());
+    }
+}
+
 impl Analyzer<'_> {
     /// Expands one word. `preceding` are the command's words before it: a substitution's
     /// output reaches them (or the shell itself, in command position).
@@ -147,8 +161,8 @@ impl Analyzer<'_> {
                     match self.text(text, Lang::Shell, &ctx.nested(None, sink)) {
                         Stream::Known(out) => {
                             let out = out.trim_end_matches('\n');
-                            if !quoted && out.contains(char::is_whitespace) {
-                                arg.split = true;
+                            if !quoted {
+                                mark_split(scope, out, arg);
                             }
                             arg.value.push_str(out);
                         }
@@ -185,8 +199,8 @@ impl Analyzer<'_> {
         };
         match value {
             Some(v) => {
-                if !quoted && v.contains(char::is_whitespace) {
-                    arg.split = true;
+                if !quoted {
+                    mark_split(scope, &v, arg);
                 }
                 arg.value.push_str(&v);
             }

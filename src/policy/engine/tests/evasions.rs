@@ -80,6 +80,7 @@ fn values_known_to_the_shell_are_filled_in() {
             "rm${IFS}-rf${IFS}/",
             "{rm,-rf,/}",
             "c=$'\\x72\\x6d'; $c -rf /",
+            "IFS=,; `echo rm,-rf,/`",
         ],
     );
 }

