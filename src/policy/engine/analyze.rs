@@ -3,11 +3,11 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use super::command::Arg;
 use super::part::{Fact, Facts, Lang, Part};
-use super::command::{Arg, Scope};
 use super::scan::{first_program, looks_windows, syntax_depth, text_facts, MAX_SYNTAX_DEPTH};
-use super::stream::Behavior;
 use super::script::Extractors;
+use super::stream::Behavior;
 
 /// Texts nested deeper than this (a `sh -c` in an `eval` in a substitution …) are not
 /// followed; the innermost is flagged `too-deep` instead.
@@ -126,7 +126,8 @@ impl<'e> Analyzer<'e> {
                     // `powershell …`/`cmd …` that parsed as shell had its payload followed
                     // already, unless shell unquoting ate backslashes (Windows paths); other
                     // Windows lines are read again as PowerShell.
-                    let launcher = matches!(first_program(text).as_str(), "powershell" | "pwsh" | "cmd");
+                    let launcher =
+                        matches!(first_program(text).as_str(), "powershell" | "pwsh" | "cmd");
                     if windows && !(parsed && launcher && !text.contains('\\')) {
                         self.powershell(text, ctx);
                         also_powershell = true;
@@ -152,8 +153,11 @@ impl<'e> Analyzer<'e> {
     /// what the text prints and whether it parsed.
     fn shell(&mut self, text: &str, ctx: &Ctx, windows: bool) -> (Stream, bool) {
         if let Some(words) = plain_words(text) {
-            let args = words.into_iter().map(|w| Arg::literal(w.to_string())).collect();
-            let ran = self.command(args, Vec::new(), text.trim(), ctx, &mut Scope::default());
+            let args = words
+                .into_iter()
+                .map(|w| Arg::literal(w.to_string()))
+                .collect();
+            let ran = self.command(args, Vec::new(), text.trim(), ctx);
             let out = match ran.behavior {
                 Behavior::Produce(s) => Stream::Known(s),
                 _ => Stream::Unknown,
@@ -172,7 +176,8 @@ impl<'e> Analyzer<'e> {
         // The parser is third-party code on peer input: a panic in it must fail closed as a
         // parse error rather than take the caller down.
         let parsed = catch_unwind(AssertUnwindSafe(|| {
-            brush_parser::Parser::new(std::io::BufReader::new(text.as_bytes()), &options).parse_program()
+            brush_parser::Parser::new(std::io::BufReader::new(text.as_bytes()), &options)
+                .parse_program()
         }));
         match parsed {
             Ok(Ok(program)) => (self.program(&program, ctx), true),

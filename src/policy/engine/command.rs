@@ -20,7 +20,11 @@ pub(crate) struct Scope {
 
 impl Scope {
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        self.vars.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.vars
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
     pub(crate) fn set_var(&mut self, name: &str, value: Option<String>) {
         self.set(name, value);
@@ -53,7 +57,10 @@ pub(crate) struct Arg {
 
 impl Arg {
     pub(crate) fn literal(value: String) -> Arg {
-        Arg { value, ..Arg::default() }
+        Arg {
+            value,
+            ..Arg::default()
+        }
     }
 }
 
@@ -100,7 +107,12 @@ pub(crate) fn program_name(word: &str) -> (String, bool) {
 
 impl Analyzer<'_> {
     /// A simple command as a pipeline stage.
-    pub(crate) fn simple(&mut self, cmd: &ast::SimpleCommand, scope: &mut Scope, ctx: &Ctx) -> Stage {
+    pub(crate) fn simple(
+        &mut self,
+        cmd: &ast::SimpleCommand,
+        scope: &mut Scope,
+        ctx: &Ctx,
+    ) -> Stage {
         use ast::CommandPrefixOrSuffixItem as Item;
         let mut words: Vec<Arg> = Vec::new();
         let mut redirects: Vec<String> = Vec::new();
@@ -190,15 +202,31 @@ impl Analyzer<'_> {
             if !redirects.is_empty() {
                 self.emit(&[], &redirects, &raw_text, ctx);
             }
-            return Stage { stdin, persist_redirect, ..Stage::default() };
+            return Stage {
+                stdin,
+                persist_redirect,
+                ..Stage::default()
+            };
         }
-        let Ran { programs, behavior, xargs } = self.command(words, redirects, &raw_text, ctx, scope);
+        let Ran {
+            programs,
+            behavior,
+            xargs,
+        } = self.command(words, redirects, &raw_text, ctx);
         let mut feeds = programs.clone();
-        let interpreter = |p: &str| is_shell(p) || script_lang(p).is_some() || p == "powershell" || p == "pwsh";
+        let interpreter =
+            |p: &str| is_shell(p) || script_lang(p).is_some() || p == "powershell" || p == "pwsh";
         if !matches!(behavior, Behavior::Run(_)) && feeds.last().is_some_and(|p| interpreter(p)) {
             feeds.pop();
         }
-        Stage { programs, feeds, behavior, stdin, persist_redirect, xargs }
+        Stage {
+            programs,
+            feeds,
+            behavior,
+            stdin,
+            persist_redirect,
+            xargs,
+        }
     }
 
     /// Formats one redirection (`"> /dev/sda"`) and returns the literal it feeds to standard
@@ -223,7 +251,9 @@ impl Analyzer<'_> {
                     K::DuplicateOutput => ">&",
                 };
                 let target = match target {
-                    T::Filename(w) | T::Duplicate(w) => self.expand(&w.value, scope, ctx, &[]).value,
+                    T::Filename(w) | T::Duplicate(w) => {
+                        self.expand(&w.value, scope, ctx, &[]).value
+                    }
                     T::Fd(n) => n.to_string(),
                     T::ProcessSubstitution(_, sub) => {
                         let mut inner = scope.clone();
@@ -248,7 +278,10 @@ impl Analyzer<'_> {
             }
             R::OutputAndError(w, append) => {
                 let target = self.expand(&w.value, scope, ctx, &[]).value;
-                (format!("{} {target}", if *append { "&>>" } else { "&>" }), None)
+                (
+                    format!("{} {target}", if *append { "&>>" } else { "&>" }),
+                    None,
+                )
             }
         }
     }
@@ -282,7 +315,6 @@ impl Analyzer<'_> {
         redirects: Vec<String>,
         raw: &str,
         ctx: &Ctx,
-        scope: &mut Scope,
     ) -> Ran {
         let mut argv = words;
         let mut ran = Ran::default();
@@ -311,7 +343,12 @@ impl Analyzer<'_> {
                 Peel::Replace(new) => argv = new.into_iter().map(Arg::literal).collect(),
                 Peel::Also(inners) => {
                     for inner in inners {
-                        let more = self.command(inner.into_iter().map(Arg::literal).collect(), Vec::new(), raw, ctx, scope);
+                        let more = self.command(
+                            inner.into_iter().map(Arg::literal).collect(),
+                            Vec::new(),
+                            raw,
+                            ctx,
+                        );
                         ran.programs.extend(more.programs);
                     }
                     return ran;
@@ -366,7 +403,11 @@ impl Analyzer<'_> {
         let part = Part {
             kind: PartKind::Command,
             also_powershell: false,
-            lang: if windows { Lang::PowerShell } else { Lang::Shell },
+            lang: if windows {
+                Lang::PowerShell
+            } else {
+                Lang::Shell
+            },
             windows,
             program: program.clone(),
             args,
@@ -391,7 +432,10 @@ fn push_arg(words: &mut Vec<Arg>, arg: Arg) {
         && arg.value.contains(',')
         && !arg.value[1..arg.value.len() - 1].contains(['{', '}', ' ']);
     let pieces: Vec<String> = if brace {
-        arg.value[1..arg.value.len() - 1].split(',').map(str::to_string).collect()
+        arg.value[1..arg.value.len() - 1]
+            .split(',')
+            .map(str::to_string)
+            .collect()
     } else if arg.split {
         let extra = arg.separators.as_deref().unwrap_or("");
         arg.value

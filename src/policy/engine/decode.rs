@@ -20,7 +20,10 @@ pub(crate) fn base64_bytes(text: &str) -> Option<Vec<u8>> {
     if clean.is_empty() || clean.len() > MAX_DECODED * 2 {
         return None;
     }
-    STANDARD.decode(&clean).or_else(|_| URL_SAFE.decode(&clean)).ok()
+    STANDARD
+        .decode(&clean)
+        .or_else(|_| URL_SAFE.decode(&clean))
+        .ok()
 }
 
 /// Base64 to UTF-8 text.
@@ -31,8 +34,12 @@ pub(crate) fn base64_text(text: &str) -> Option<String> {
 /// Base64 of UTF-16LE (PowerShell's `-EncodedCommand`) to text; falls back to UTF-8.
 pub(crate) fn base64_utf16le(text: &str) -> Option<String> {
     let bytes = base64_bytes(text)?;
-    if bytes.len() >= 2 && bytes.len() % 2 == 0 && bytes.iter().skip(1).step_by(2).all(|b| *b == 0) {
-        let units: Vec<u16> = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+    if bytes.len() >= 2 && bytes.len() % 2 == 0 && bytes.iter().skip(1).step_by(2).all(|b| *b == 0)
+    {
+        let units: Vec<u16> = bytes
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
         return String::from_utf16(&units).ok();
     }
     String::from_utf8(bytes).ok()
@@ -56,7 +63,10 @@ pub(crate) fn hex_text(text: &str) -> Option<String> {
 
 /// Each line reversed, as `rev` does.
 pub(crate) fn rev(text: &str) -> String {
-    text.split('\n').map(|l| l.chars().rev().collect::<String>()).collect::<Vec<_>>().join("\n")
+    text.split('\n')
+        .map(|l| l.chars().rev().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Expands a `tr` set (`a-z`, `\n`, literal characters).
@@ -225,7 +235,10 @@ mod tests {
 
     #[test]
     fn escapes_in_both_dialects() {
-        assert_eq!(decode_escapes(r"\x72\x6d \055rf", Escapes::Printf), "rm -rf");
+        assert_eq!(
+            decode_escapes(r"\x72\x6d \055rf", Escapes::Printf),
+            "rm -rf"
+        );
         assert_eq!(decode_escapes(r"\0162m", Escapes::Echo), "rm");
         assert_eq!(decode_escapes(r"\u0072m\q", Escapes::Printf), "rm\\q");
     }

@@ -27,8 +27,14 @@ pub(crate) struct Name {
 impl Name {
     fn new(s: &str) -> Name {
         match s.strip_suffix('*') {
-            Some(p) => Name { lower: p.to_ascii_lowercase(), prefix: true },
-            None => Name { lower: s.to_ascii_lowercase(), prefix: false },
+            Some(p) => Name {
+                lower: p.to_ascii_lowercase(),
+                prefix: true,
+            },
+            None => Name {
+                lower: s.to_ascii_lowercase(),
+                prefix: false,
+            },
         }
     }
 
@@ -37,7 +43,8 @@ impl Name {
     fn matches(&self, program: &str) -> bool {
         if self.prefix {
             program.len() >= self.lower.len()
-                && program.as_bytes()[..self.lower.len()].eq_ignore_ascii_case(self.lower.as_bytes())
+                && program.as_bytes()[..self.lower.len()]
+                    .eq_ignore_ascii_case(self.lower.as_bytes())
         } else {
             program.eq_ignore_ascii_case(&self.lower)
         }
@@ -79,7 +86,11 @@ fn regexes(index: usize, field: &str, patterns: &[String]) -> Result<Vec<Regex>,
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            let name = if patterns.len() == 1 { field.to_string() } else { format!("{field}[{i}]") };
+            let name = if patterns.len() == 1 {
+                field.to_string()
+            } else {
+                format!("{field}[{i}]")
+            };
             regex(index, &name, p)
         })
         .collect()
@@ -91,7 +102,8 @@ fn names(list: &[String]) -> Vec<Name> {
 
 /// Compiles a rule whose scalar fields were already checked.
 pub(crate) fn compile(index: usize, rule: &RuleSpec) -> Result<CompiledRule, RuleInvalid> {
-    let pats = |p: &Option<super::spec::Patterns>| p.as_ref().map_or(&[][..], |p| p.as_slice()).to_vec();
+    let pats =
+        |p: &Option<super::spec::Patterns>| p.as_ref().map_or(&[][..], |p| p.as_slice()).to_vec();
     let has_command_condition = !rule.program.is_empty()
         || rule.args.is_some()
         || rule.any_arg.is_some()
@@ -100,7 +112,11 @@ pub(crate) fn compile(index: usize, rule: &RuleSpec) -> Result<CompiledRule, Rul
         || !rule.piped_to.is_empty()
         || !rule.piped_from.is_empty();
     if !has_command_condition && rule.facts.is_empty() && rule.text.is_none() {
-        return Err(RuleInvalid::new(index, "text", "a rule needs at least one condition"));
+        return Err(RuleInvalid::new(
+            index,
+            "text",
+            "a rule needs at least one condition",
+        ));
     }
     if has_command_condition && !rule.language.is_empty() {
         return Err(RuleInvalid::new(
@@ -110,20 +126,46 @@ pub(crate) fn compile(index: usize, rule: &RuleSpec) -> Result<CompiledRule, Rul
         ));
     }
     if !rule.language.is_empty() && rule.powershell {
-        return Err(RuleInvalid::new(index, "powershell", "use language = [\"powershell\"] with language"));
+        return Err(RuleInvalid::new(
+            index,
+            "powershell",
+            "use language = [\"powershell\"] with language",
+        ));
     }
     if !has_command_condition && !rule.not_program.is_empty() {
-        return Err(RuleInvalid::new(index, "not_program", "needs a command condition"));
+        return Err(RuleInvalid::new(
+            index,
+            "not_program",
+            "needs a command condition",
+        ));
     }
-    if let Some(i) = rule.flags.iter().position(|f| f.split('|').any(|a| a.is_empty())) {
-        return Err(RuleInvalid::new(index, format!("flags[{i}]"), "empty alternative"));
+    if let Some(i) = rule
+        .flags
+        .iter()
+        .position(|f| f.split('|').any(|a| a.is_empty()))
+    {
+        return Err(RuleInvalid::new(
+            index,
+            format!("flags[{i}]"),
+            "empty alternative",
+        ));
     }
     let target = if has_command_condition {
-        Target::Command { windows_only: rule.powershell }
+        Target::Command {
+            windows_only: rule.powershell,
+        }
     } else if rule.powershell {
-        Target::Text { langs: vec![Lang::PowerShell] }
+        Target::Text {
+            langs: vec![Lang::PowerShell],
+        }
     } else {
-        Target::Text { langs: rule.language.iter().filter_map(|l| Lang::from_name(l)).collect() }
+        Target::Text {
+            langs: rule
+                .language
+                .iter()
+                .filter_map(|l| Lang::from_name(l))
+                .collect(),
+        }
     };
     let mut facts = Facts::default();
     for f in rule.facts.iter().filter_map(|f| Fact::from_name(f)) {
@@ -133,18 +175,30 @@ pub(crate) fn compile(index: usize, rule: &RuleSpec) -> Result<CompiledRule, Rul
         id: rule.id.clone(),
         description: rule.description.clone(),
         block: rule.is_block(),
-        weight: if rule.is_block() { 100 } else { rule.weight.map_or(0, |w| w.min(59) as u8) },
+        weight: if rule.is_block() {
+            100
+        } else {
+            rule.weight.map_or(0, |w| w.min(59) as u8)
+        },
         target,
         program: names(&rule.program),
         not_program: names(&rule.not_program),
         args: regexes(index, "args", &pats(&rule.args))?,
-        any_arg: rule.any_arg.as_deref().map(|p| regex(index, "any_arg", p)).transpose()?,
+        any_arg: rule
+            .any_arg
+            .as_deref()
+            .map(|p| regex(index, "any_arg", p))
+            .transpose()?,
         flags: rule
             .flags
             .iter()
             .map(|f| f.split('|').map(str::to_string).collect())
             .collect(),
-        redirect: rule.redirect.as_deref().map(|p| regex(index, "redirect", p)).transpose()?,
+        redirect: rule
+            .redirect
+            .as_deref()
+            .map(|p| regex(index, "redirect", p))
+            .transpose()?,
         piped_to: names(&rule.piped_to),
         piped_from: names(&rule.piped_from),
         facts,
@@ -159,15 +213,22 @@ pub(crate) fn compile(index: usize, rule: &RuleSpec) -> Result<CompiledRule, Rul
 pub(crate) fn flag_present(part: &Part, alt: &str) -> bool {
     if part.windows {
         return part.args.iter().take(512).any(|a| {
-            if !(a.starts_with('-') || a.starts_with('/')) || a.len() < 2 || a[1..].contains(['/', '\\']) {
+            if !(a.starts_with('-') || a.starts_with('/'))
+                || a.len() < 2
+                || a[1..].contains(['/', '\\'])
+            {
                 return false;
             }
             let f = a.split(':').next().unwrap_or(a);
             f.eq_ignore_ascii_case(alt)
-                || (f.len() >= 3 && alt.len() >= f.len() && alt.as_bytes()[..f.len()].eq_ignore_ascii_case(f.as_bytes()))
+                || (f.len() >= 3
+                    && alt.len() >= f.len()
+                    && alt.as_bytes()[..f.len()].eq_ignore_ascii_case(f.as_bytes()))
         });
     }
-    let short = alt.strip_prefix('-').filter(|s| s.len() == 1 && !alt.starts_with("--"));
+    let short = alt
+        .strip_prefix('-')
+        .filter(|s| s.len() == 1 && !alt.starts_with("--"));
     for a in part.args.iter().take(512) {
         if a == "--" {
             return false;
@@ -181,7 +242,13 @@ pub(crate) fn flag_present(part: &Part, alt: &str) -> bool {
                 return true;
             }
             if let Some(c) = short {
-                if !cluster.contains('=') && cluster.chars().take(32).filter(char::is_ascii_alphanumeric).any(|x| c.starts_with(x)) {
+                if !cluster.contains('=')
+                    && cluster
+                        .chars()
+                        .take(32)
+                        .filter(char::is_ascii_alphanumeric)
+                        .any(|x| c.starts_with(x))
+                {
                     return true;
                 }
             }
@@ -232,14 +299,26 @@ impl CompiledRule {
         if !self.program.is_empty() && !self.program.iter().any(|n| n.matches(&part.program)) {
             return false;
         }
-        if !self.flags.iter().all(|alts| alts.iter().any(|a| flag_present(part, a))) {
+        if !self
+            .flags
+            .iter()
+            .all(|alts| alts.iter().any(|a| flag_present(part, a)))
+        {
             return false;
         }
-        if !self.piped_to.is_empty() && !part.piped_to.iter().any(|p| self.piped_to.iter().any(|n| n.matches(p))) {
+        if !self.piped_to.is_empty()
+            && !part
+                .piped_to
+                .iter()
+                .any(|p| self.piped_to.iter().any(|n| n.matches(p)))
+        {
             return false;
         }
         if !self.piped_from.is_empty()
-            && !part.piped_from.iter().any(|p| self.piped_from.iter().any(|n| n.matches(p)))
+            && !part
+                .piped_from
+                .iter()
+                .any(|p| self.piped_from.iter().any(|n| n.matches(p)))
         {
             return false;
         }

@@ -143,7 +143,11 @@ impl Prefiltered {
                 None => p.always.push(i),
             }
         }
-        match regex::RegexSetBuilder::new(&patterns).size_limit(SET_SIZE_LIMIT).dfa_size_limit(SET_SIZE_LIMIT).build() {
+        match regex::RegexSetBuilder::new(&patterns)
+            .size_limit(SET_SIZE_LIMIT)
+            .dfa_size_limit(SET_SIZE_LIMIT)
+            .build()
+        {
             Ok(set) => p.set = Some(set),
             // Too large to combine: every rule is checked on its own.
             Err(_) => p.always.append(&mut p.by_pattern),
@@ -189,19 +193,36 @@ fn prefix(s: &str, max: usize) -> &str {
 /// ≤ 1 KiB, ≤ 20 examples).
 pub fn validate_rules(rules: &[RuleSpec]) -> Result<(), RuleInvalid> {
     if rules.len() > MAX_TEAM_RULES {
-        return Err(RuleInvalid::new(MAX_TEAM_RULES, "", format!("at most {MAX_TEAM_RULES} rules")));
+        return Err(RuleInvalid::new(
+            MAX_TEAM_RULES,
+            "",
+            format!("at most {MAX_TEAM_RULES} rules"),
+        ));
     }
     let builtin = builtin_specs()?;
-    let extract = Extractors::new().map_err(|e| RuleInvalid::new(0, "extractors", e.to_string()))?;
+    let extract =
+        Extractors::new().map_err(|e| RuleInvalid::new(0, "extractors", e.to_string()))?;
     for (index, rule) in rules.iter().enumerate() {
         let compiled = check_shape(index, rule)?;
         let clash = builtin.iter().any(|b| b.id == rule.id);
         if clash || rules[..index].iter().any(|r| r.id == rule.id) {
-            let whose = if clash { "a built-in rule" } else { "an earlier rule" };
-            return Err(RuleInvalid::new(index, "id", format!("already used by {whose}")));
+            let whose = if clash {
+                "a built-in rule"
+            } else {
+                "an earlier rule"
+            };
+            return Err(RuleInvalid::new(
+                index,
+                "id",
+                format!("already used by {whose}"),
+            ));
         }
         if rule.examples.is_empty() {
-            return Err(RuleInvalid::new(index, "examples", "give at least one command the rule must match"));
+            return Err(RuleInvalid::new(
+                index,
+                "examples",
+                "give at least one command the rule must match",
+            ));
         }
         check_examples(index, rule, &compiled, &extract)?;
     }
@@ -215,12 +236,24 @@ pub(crate) fn check_examples(
     compiled: &CompiledRule,
     extract: &Extractors,
 ) -> Result<(), RuleInvalid> {
-    let hits = |cmd: &str| Analyzer::run(cmd, extract).iter().any(|p| compiled.matches(p));
+    let hits = |cmd: &str| {
+        Analyzer::run(cmd, extract)
+            .iter()
+            .any(|p| compiled.matches(p))
+    };
     if let Some(i) = rule.examples.iter().position(|e| !hits(e)) {
-        return Err(RuleInvalid::new(index, format!("examples[{i}]"), "does not match the rule"));
+        return Err(RuleInvalid::new(
+            index,
+            format!("examples[{i}]"),
+            "does not match the rule",
+        ));
     }
     if let Some(i) = rule.counterexamples.iter().position(|e| hits(e)) {
-        return Err(RuleInvalid::new(index, format!("counterexamples[{i}]"), "matches the rule"));
+        return Err(RuleInvalid::new(
+            index,
+            format!("counterexamples[{i}]"),
+            "matches the rule",
+        ));
     }
     Ok(())
 }
@@ -254,7 +287,9 @@ impl Engine {
         for (i, r) in rules.iter().enumerate() {
             if !r.is_command_rule() {
                 text_rules.push(i);
-            } else if r.program.is_empty() || r.program.iter().any(|n| n.prefix && n.lower.is_empty()) {
+            } else if r.program.is_empty()
+                || r.program.iter().any(|n| n.prefix && n.lower.is_empty())
+            {
                 any_program.push(i);
             } else {
                 for n in &r.program {
@@ -266,16 +301,29 @@ impl Engine {
                 }
             }
         }
-        let extract = Extractors::new().map_err(|e| RuleInvalid::new(0, "extractors", e.to_string()))?;
+        let extract =
+            Extractors::new().map_err(|e| RuleInvalid::new(0, "extractors", e.to_string()))?;
         let any_program = Prefiltered::new(&rules, any_program);
         let text_rules = part::Lang::ALL
             .iter()
             .map(|lang| {
-                let for_lang = text_rules.iter().copied().filter(|&i| rules[i].applies_to_lang(*lang)).collect();
+                let for_lang = text_rules
+                    .iter()
+                    .copied()
+                    .filter(|&i| rules[i].applies_to_lang(*lang))
+                    .collect();
                 Prefiltered::new(&rules, for_lang)
             })
             .collect();
-        Ok(Engine { specs, rules, by_program, by_prefix, any_program, text_rules, extract })
+        Ok(Engine {
+            specs,
+            rules,
+            by_program,
+            by_prefix,
+            any_program,
+            text_rules,
+            extract,
+        })
     }
 
     /// Judges one command. Never panics; bounded work for any input (input over
@@ -355,7 +403,10 @@ impl Engine {
                 part: truncate_chars(&parts[pi].text, MAX_PART_CHARS),
             }
         };
-        let mut hard_block = matched.iter().find(|(ri, _)| self.rules[*ri].block).map(|&(ri, pi)| hit(ri, pi));
+        let mut hard_block = matched
+            .iter()
+            .find(|(ri, _)| self.rules[*ri].block)
+            .map(|&(ri, pi)| hit(ri, pi));
         if truncated && hard_block.is_none() {
             hard_block = Some(Hit {
                 rule: INPUT_TOO_LONG_ID.to_string(),
@@ -369,9 +420,13 @@ impl Engine {
             .filter(|(ri, _)| !self.rules[*ri].block)
             .map(|&(ri, pi)| hit(ri, pi))
             .collect();
-        indicators.sort_by(|a, b| b.weight.cmp(&a.weight));
+        indicators.sort_by_key(|h| std::cmp::Reverse(h.weight));
         let sum: u32 = indicators.iter().map(|h| u32::from(h.weight)).sum();
-        let score = if hard_block.is_some() { 100 } else { sum.min(100) as u8 };
+        let score = if hard_block.is_some() {
+            100
+        } else {
+            sum.min(100) as u8
+        };
         Verdict {
             blocked: hard_block.is_some() || score >= BLOCK_SCORE,
             hard_block,

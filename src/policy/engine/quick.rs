@@ -100,8 +100,9 @@ fn command(words: Vec<String>) -> Option<ast::Command> {
     if unquoted_head.contains('=') || RESERVED.contains(&first.as_str()) {
         return None;
     }
-    let rest: Vec<ast::CommandPrefixOrSuffixItem> =
-        words.map(|w| ast::CommandPrefixOrSuffixItem::Word(word(w))).collect();
+    let rest: Vec<ast::CommandPrefixOrSuffixItem> = words
+        .map(|w| ast::CommandPrefixOrSuffixItem::Word(word(w)))
+        .collect();
     Some(ast::Command::Simple(ast::SimpleCommand {
         prefix: None,
         word_or_name: Some(word(first)),
@@ -120,10 +121,11 @@ pub(crate) fn simple_program(text: &str) -> Option<ast::Program> {
     let mut pending: Option<Tok> = None;
     let mut pipeline: Vec<ast::Command> = Vec::new();
     let mut words: Vec<String> = Vec::new();
-    let finish_command = |words: &mut Vec<String>, pipeline: &mut Vec<ast::Command>| -> Option<()> {
-        pipeline.push(command(std::mem::take(words))?);
-        Some(())
-    };
+    let finish_command =
+        |words: &mut Vec<String>, pipeline: &mut Vec<ast::Command>| -> Option<()> {
+            pipeline.push(command(std::mem::take(words))?);
+            Some(())
+        };
     let mut toks = toks.into_iter().peekable();
     while let Some(t) = toks.next() {
         match t {
@@ -131,15 +133,27 @@ pub(crate) fn simple_program(text: &str) -> Option<ast::Program> {
             Tok::Pipe => finish_command(&mut words, &mut pipeline)?,
             Tok::And | Tok::Or | Tok::Semi => {
                 finish_command(&mut words, &mut pipeline)?;
-                let p = ast::Pipeline { timed: None, bang: false, seq: std::mem::take(&mut pipeline) };
+                let p = ast::Pipeline {
+                    timed: None,
+                    bang: false,
+                    seq: std::mem::take(&mut pipeline),
+                };
                 match (and_or.as_mut(), pending.take()) {
-                    (None, _) => and_or = Some(ast::AndOrList { first: p, additional: Vec::new() }),
+                    (None, _) => {
+                        and_or = Some(ast::AndOrList {
+                            first: p,
+                            additional: Vec::new(),
+                        })
+                    }
                     (Some(list), Some(Tok::And)) => list.additional.push(ast::AndOr::And(p)),
                     (Some(list), _) => list.additional.push(ast::AndOr::Or(p)),
                 }
                 if t == Tok::Semi {
                     let list = and_or.take()?;
-                    items.push(ast::CompoundListItem(list, ast::SeparatorOperator::Sequence));
+                    items.push(ast::CompoundListItem(
+                        list,
+                        ast::SeparatorOperator::Sequence,
+                    ));
                     // A trailing `;` ends the text.
                     if toks.peek().is_none() {
                         return Some(program(items));
@@ -153,18 +167,32 @@ pub(crate) fn simple_program(text: &str) -> Option<ast::Program> {
         }
     }
     finish_command(&mut words, &mut pipeline)?;
-    let p = ast::Pipeline { timed: None, bang: false, seq: pipeline };
+    let p = ast::Pipeline {
+        timed: None,
+        bang: false,
+        seq: pipeline,
+    };
     match (and_or.as_mut(), pending.take()) {
-        (None, _) => and_or = Some(ast::AndOrList { first: p, additional: Vec::new() }),
+        (None, _) => {
+            and_or = Some(ast::AndOrList {
+                first: p,
+                additional: Vec::new(),
+            })
+        }
         (Some(list), Some(Tok::And)) => list.additional.push(ast::AndOr::And(p)),
         (Some(list), _) => list.additional.push(ast::AndOr::Or(p)),
     }
-    items.push(ast::CompoundListItem(and_or?, ast::SeparatorOperator::Sequence));
+    items.push(ast::CompoundListItem(
+        and_or?,
+        ast::SeparatorOperator::Sequence,
+    ));
     Some(program(items))
 }
 
 fn program(items: Vec<ast::CompoundListItem>) -> ast::Program {
-    ast::Program { complete_commands: vec![ast::CompoundList(items)] }
+    ast::Program {
+        complete_commands: vec![ast::CompoundList(items)],
+    }
 }
 
 #[cfg(test)]

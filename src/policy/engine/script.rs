@@ -33,16 +33,34 @@ impl Extractors {
         let calls = |p: &str| Regex::new(p);
         Ok(Extractors {
             shell_calls: vec![
-                (Lang::Python, calls(r"(?:\.(?:system|popen|spawn[lv]?p?e?|exec[lv]p?e?)|\bsubprocess\.\w+|\bcommands\.\w+|\bpty\.spawn|create_subprocess_(?:shell|exec))\s*\(")?),
+                (
+                    Lang::Python,
+                    calls(
+                        r"(?:\.(?:system|popen|spawn[lv]?p?e?|exec[lv]p?e?)|\bsubprocess\.\w+|\bcommands\.\w+|\bpty\.spawn|create_subprocess_(?:shell|exec))\s*\(",
+                    )?,
+                ),
                 (Lang::Perl, calls(r"\b(?:system|exec|readpipe)\b\s*\(?")?),
-                (Lang::Ruby, calls(r"(?:\b(?:system|exec|spawn)\b|IO\.popen|Open3\.\w+|Kernel\.\w+)\s*\(?")?),
-                (Lang::Php, calls(r"\b(?:system|exec|shell_exec|passthru|popen|proc_open|pcntl_exec)\s*\(")?),
-                (Lang::Node, calls(r"\b(?:exec|execSync|execFile|execFileSync|spawn|spawnSync)\s*\(")?),
+                (
+                    Lang::Ruby,
+                    calls(r"(?:\b(?:system|exec|spawn)\b|IO\.popen|Open3\.\w+|Kernel\.\w+)\s*\(?")?,
+                ),
+                (
+                    Lang::Php,
+                    calls(
+                        r"\b(?:system|exec|shell_exec|passthru|popen|proc_open|pcntl_exec)\s*\(",
+                    )?,
+                ),
+                (
+                    Lang::Node,
+                    calls(r"\b(?:exec|execSync|execFile|execFileSync|spawn|spawnSync)\s*\(")?,
+                ),
                 (Lang::Awk, calls(r"\bsystem\s*\(|\|&?\s*")?),
                 (Lang::Lua, calls(r"\b(?:os\.execute|io\.popen)\s*\(?")?),
             ],
             code_calls: calls(r"\b(?:exec|eval|compile|instance_eval|class_eval|Function)\s*\(")?,
-            backticks: calls(r"`([^`]+)`|\bqx\s*[{(\[/]([^})\]/]+)[})\]/]|%x\s*[({\[]([^)}\]]+)[)}\]]")?,
+            backticks: calls(
+                r"`([^`]+)`|\bqx\s*[{(\[/]([^})\]/]+)[})\]/]|%x\s*[({\[]([^)}\]]+)[)}\]]",
+            )?,
             base64: calls(r#"["']([A-Za-z0-9+/_-]{16,}={0,2})["']"#)?,
             ps_base64: calls(r#"(?i)frombase64string\s*\(\s*["']([A-Za-z0-9+/=\s]{8,})["']"#)?,
             ps_scriptblock: calls(r#"(?i)\[scriptblock\]::create\s*\(\s*(?:"([^"]+)"|'([^']+)')"#)?,
@@ -106,7 +124,10 @@ fn as_command(strings: &[String]) -> Option<String> {
     let first = strings.first()?;
     let name = first.rsplit('/').next().unwrap_or(first);
     if is_shell(name) {
-        if let Some(i) = strings.iter().position(|s| s == "-c" || (s.starts_with('-') && s.ends_with('c'))) {
+        if let Some(i) = strings
+            .iter()
+            .position(|s| s == "-c" || (s.starts_with('-') && s.ends_with('c')))
+        {
             if let Some(c) = strings.get(i + 1) {
                 return Some(c.clone());
             }
@@ -129,26 +150,50 @@ impl Analyzer<'_> {
         }
         if matches!(lang, Lang::Perl | Lang::Ruby | Lang::Php) && code.contains(['`', 'q', '%']) {
             for c in extract.backticks.captures_iter(code).take(MAX_STRINGS) {
-                shell.extend(c.iter().skip(1).flatten().map(|m| m.as_str().to_string()).take(1));
+                shell.extend(
+                    c.iter()
+                        .skip(1)
+                        .flatten()
+                        .map(|m| m.as_str().to_string())
+                        .take(1),
+                );
             }
         }
-        let maybe_eval = ["exec", "eval", "compile", "Function"].iter().any(|w| code.contains(w));
-        for m in extract.code_calls.find_iter(code).take(if maybe_eval { MAX_STRINGS } else { 0 }) {
+        let maybe_eval = ["exec", "eval", "compile", "Function"]
+            .iter()
+            .any(|w| code.contains(w));
+        for m in extract
+            .code_calls
+            .find_iter(code)
+            .take(if maybe_eval { MAX_STRINGS } else { 0 })
+        {
             for s in literals(code, m.end()).into_iter().take(1) {
                 nested.push((s, None));
             }
         }
         // Only code that can decode base64 is searched for base64 literals.
-        let decodes = ["64", "atob", "base", "Base", "unpack", "decode"].iter().any(|w| code.contains(w));
-        for c in extract.base64.captures_iter(code).take(if decodes { MAX_STRINGS } else { 0 }) {
+        let decodes = ["64", "atob", "base", "Base", "unpack", "decode"]
+            .iter()
+            .any(|w| code.contains(w));
+        for c in extract
+            .base64
+            .captures_iter(code)
+            .take(if decodes { MAX_STRINGS } else { 0 })
+        {
             let Some(lit) = c.get(1) else { continue };
             let decoded = base64_bytes(lit.as_str()).and_then(|b| String::from_utf8(b).ok());
-            if let Some(text) = decoded.filter(|t| t.chars().all(|c| !c.is_control() || c.is_whitespace())) {
+            if let Some(text) =
+                decoded.filter(|t| t.chars().all(|c| !c.is_control() || c.is_whitespace()))
+            {
                 nested.push((text, Some(Fact::Decoded)));
             }
         }
         for s in shell.into_iter().take(MAX_STRINGS) {
-            self.text(&s, Lang::Shell, &ctx.nested(Some(Fact::FromScript), Vec::new()));
+            self.text(
+                &s,
+                Lang::Shell,
+                &ctx.nested(Some(Fact::FromScript), Vec::new()),
+            );
         }
         for (s, fact) in nested.into_iter().take(MAX_STRINGS) {
             self.text(&s, lang, &ctx.nested(fact, Vec::new()));
@@ -169,6 +214,9 @@ mod tests {
         assert_eq!(literals(r#"("rm -rf /")"#, 0), vec!["rm -rf /"]);
         assert_eq!(literals(r#"(["/bin/sh", "-i"])"#, 0), vec!["/bin/sh", "-i"]);
         assert_eq!(literals(r#"('r' + 'm')"#, 0), vec!["rm"]);
-        assert_eq!(as_command(&["bash".into(), "-c".into(), "id".into()]).as_deref(), Some("id"));
+        assert_eq!(
+            as_command(&["bash".into(), "-c".into(), "id".into()]).as_deref(),
+            Some("id")
+        );
     }
 }

@@ -44,7 +44,12 @@ impl Analyzer<'_> {
 
     /// Walks a pipeline: each stage's parts learn which programs feed them and which they
     /// feed, and literal data is followed through decoders into interpreters.
-    fn pipeline(&mut self, pipe: &ast::Pipeline, scope: &mut Scope, ctx: &Ctx) -> (Stream, Vec<String>) {
+    fn pipeline(
+        &mut self,
+        pipe: &ast::Pipeline,
+        scope: &mut Scope,
+        ctx: &Ctx,
+    ) -> (Stream, Vec<String>) {
         let mut stages: Vec<(Stage, std::ops::Range<usize>)> = Vec::with_capacity(pipe.seq.len());
         for cmd in &pipe.seq {
             let start = self.parts.len();
@@ -57,14 +62,23 @@ impl Analyzer<'_> {
                 .flat_map(|(s, _)| s.feeds.iter().cloned())
                 .chain(ctx.sink.iter().cloned())
                 .collect();
-            let before: Vec<String> = stages[..i].iter().flat_map(|(s, _)| s.programs.iter().cloned()).collect();
+            let before: Vec<String> = stages[..i]
+                .iter()
+                .flat_map(|(s, _)| s.programs.iter().cloned())
+                .collect();
             let range = stages[i].1.clone();
-            for part in self.parts[range].iter_mut().filter(|p| p.kind == PartKind::Command) {
+            for part in self.parts[range]
+                .iter_mut()
+                .filter(|p| p.kind == PartKind::Command)
+            {
                 part.piped_to.extend(after.iter().cloned());
                 part.piped_from.extend(before.iter().cloned());
             }
         }
-        let programs = stages.iter().flat_map(|(s, _)| s.programs.iter().cloned()).collect();
+        let programs = stages
+            .iter()
+            .flat_map(|(s, _)| s.programs.iter().cloned())
+            .collect();
         let out = self.flow(stages.into_iter().map(|(s, _)| s).collect(), ctx);
         (out, programs)
     }
@@ -100,7 +114,11 @@ impl Analyzer<'_> {
                 Behavior::Decode(d) => match stream {
                     Stream::Known(s) => match d.apply(&s) {
                         Some(out) => {
-                            self.text(&out, Lang::Shell, &ctx.nested(Some(Fact::Decoded), Vec::new()));
+                            self.text(
+                                &out,
+                                Lang::Shell,
+                                &ctx.nested(Some(Fact::Decoded), Vec::new()),
+                            );
                             (decoded, judged) = (true, true);
                             Stream::Known(out)
                         }
@@ -137,7 +155,11 @@ impl Analyzer<'_> {
     fn persisted(&mut self, stream: Stream, system: bool, ctx: &Ctx) {
         for piece in stream.pieces() {
             let commands = super::stream::scheduled_commands(&piece, system);
-            self.text(&commands, Lang::Shell, &ctx.nested(Some(Fact::Persisted), Vec::new()));
+            self.text(
+                &commands,
+                Lang::Shell,
+                &ctx.nested(Some(Fact::Persisted), Vec::new()),
+            );
         }
     }
 
@@ -178,13 +200,18 @@ impl Analyzer<'_> {
                 let floods = self.parts[start..].iter().any(|p| {
                     p.kind == PartKind::Command
                         && p.program == name
-                        && (p.piped_to.iter().any(|q| q == name) || p.piped_from.iter().any(|q| q == name))
+                        && (p.piped_to.iter().any(|q| q == name)
+                            || p.piped_from.iter().any(|q| q == name))
                 });
                 let backgrounds = body_backgrounds(body);
                 if calls_itself && (floods || backgrounds) {
                     self.current.add(Fact::ForkBomb);
                 }
-                Stage { feeds: stage.programs.clone(), programs: stage.programs, ..Stage::default() }
+                Stage {
+                    feeds: stage.programs.clone(),
+                    programs: stage.programs,
+                    ..Stage::default()
+                }
             }
             ast::Command::ExtendedTest(test, _) => {
                 let mut words = Vec::new();
@@ -236,7 +263,11 @@ impl Analyzer<'_> {
             }
             C::Coprocess(c) => {
                 let stage = self.stage(&c.body, scope, ctx);
-                return Stage { feeds: stage.programs.clone(), programs: stage.programs, ..Stage::default() };
+                return Stage {
+                    feeds: stage.programs.clone(),
+                    programs: stage.programs,
+                    ..Stage::default()
+                };
             }
         }
         for w in words {
@@ -254,13 +285,17 @@ impl Analyzer<'_> {
             Stream::Fragments(v) => Behavior::Produce(v.join("\n")),
             _ => Behavior::Other,
         };
-        Stage { feeds: programs.clone(), programs, behavior, ..Stage::default() }
+        Stage {
+            feeds: programs.clone(),
+            programs,
+            behavior,
+            ..Stage::default()
+        }
     }
 
     /// Judges text the parser rejected, word by word on a rough split, so a broken quote
     /// cannot hide `rm -rf /` from the rules.
     pub(crate) fn fallback(&mut self, text: &str, ctx: &Ctx) {
-        let mut scope = Scope::default();
         let mut budget = 256usize;
         for segment in text.split(['\n', ';', '|', '&', '(', ')', '`', '{', '}']) {
             if budget == 0 {
@@ -276,7 +311,7 @@ impl Analyzer<'_> {
             if !words.is_empty() {
                 let mut inner = ctx.clone();
                 inner.facts.add(Fact::Unparseable);
-                self.command(words, Vec::new(), segment.trim(), &inner, &mut scope);
+                self.command(words, Vec::new(), segment.trim(), &inner);
             }
         }
     }

@@ -151,16 +151,21 @@ pub(crate) const RESERVED_IDS: &[&str] = &[super::INPUT_TOO_LONG_ID];
 fn kebab(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 64
-        && id
-            .split('-')
-            .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        && id.split('-').all(|w| {
+            !w.is_empty()
+                && w.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
 }
 
 /// Checks one rule's shape (not its examples) and compiles it.
 pub(crate) fn check_shape(index: usize, rule: &RuleSpec) -> Result<CompiledRule, RuleInvalid> {
     let bad = |field: &str, reason: &str| RuleInvalid::new(index, field, reason);
     if !kebab(&rule.id) {
-        return Err(bad("id", "must be kebab-case (a-z, 0-9, single dashes), at most 64 bytes"));
+        return Err(bad(
+            "id",
+            "must be kebab-case (a-z, 0-9, single dashes), at most 64 bytes",
+        ));
     }
     if RESERVED_IDS.contains(&rule.id.as_str()) {
         return Err(bad("id", "is reserved by the engine"));
@@ -172,7 +177,10 @@ pub(crate) fn check_shape(index: usize, rule: &RuleSpec) -> Result<CompiledRule,
         (Some(_), Some(_)) => return Err(bad("weight", "a block rule has no weight")),
         (None, None) => return Err(bad("kind", "set kind = \"block\" or a weight 1..=59")),
         (None, Some(w)) if !(1..=59).contains(&w) => {
-            return Err(bad("weight", "must be 1..=59 (60 and more would block on its own: use kind = \"block\")"))
+            return Err(bad(
+                "weight",
+                "must be 1..=59 (60 and more would block on its own: use kind = \"block\")",
+            ))
         }
         _ => {}
     }
@@ -180,20 +188,28 @@ pub(crate) fn check_shape(index: usize, rule: &RuleSpec) -> Result<CompiledRule,
     for (i, name) in rule.facts.iter().enumerate() {
         if Fact::from_name(name).is_none() {
             let known: Vec<&str> = Fact::ALL.iter().map(|f| f.name()).collect();
-            return Err(bad(&format!("facts[{i}]"), &format!("unknown fact; known: {}", known.join(", "))));
+            return Err(bad(
+                &format!("facts[{i}]"),
+                &format!("unknown fact; known: {}", known.join(", ")),
+            ));
         }
     }
     for (i, name) in rule.language.iter().enumerate() {
         if Lang::from_name(name).is_none() {
             let known: Vec<&str> = Lang::ALL.iter().map(|l| l.name()).collect();
-            return Err(bad(&format!("language[{i}]"), &format!("unknown language; known: {}", known.join(", "))));
+            return Err(bad(
+                &format!("language[{i}]"),
+                &format!("unknown language; known: {}", known.join(", ")),
+            ));
         }
     }
     compile(index, rule)
 }
 
 fn check_sizes(index: usize, rule: &RuleSpec) -> Result<(), RuleInvalid> {
-    let long = |field: String| RuleInvalid::new(index, field, format!("longer than {MAX_FIELD_BYTES} bytes"));
+    let long = |field: String| {
+        RuleInvalid::new(index, field, format!("longer than {MAX_FIELD_BYTES} bytes"))
+    };
     let singles: [(&str, Option<&String>); 5] = [
         ("id", Some(&rule.id)),
         ("description", Some(&rule.description)),
@@ -220,15 +236,26 @@ fn check_sizes(index: usize, rule: &RuleSpec) -> Result<(), RuleInvalid> {
     ];
     for (field, list) in lists {
         if list.len() > MAX_LIST {
-            return Err(RuleInvalid::new(index, field, format!("more than {MAX_LIST} entries")));
+            return Err(RuleInvalid::new(
+                index,
+                field,
+                format!("more than {MAX_LIST} entries"),
+            ));
         }
         if let Some(i) = list.iter().position(|v| v.len() > MAX_FIELD_BYTES) {
             return Err(long(format!("{field}[{i}]")));
         }
     }
-    for (field, list) in [("examples", &rule.examples), ("counterexamples", &rule.counterexamples)] {
+    for (field, list) in [
+        ("examples", &rule.examples),
+        ("counterexamples", &rule.counterexamples),
+    ] {
         if list.len() > MAX_EXAMPLES {
-            return Err(RuleInvalid::new(index, field, format!("more than {MAX_EXAMPLES} entries")));
+            return Err(RuleInvalid::new(
+                index,
+                field,
+                format!("more than {MAX_EXAMPLES} entries"),
+            ));
         }
         if let Some(i) = list.iter().position(|v| v.len() > MAX_FIELD_BYTES) {
             return Err(long(format!("{field}[{i}]")));

@@ -48,12 +48,16 @@ pub(crate) enum Behavior {
     /// Copies input to output (`cat`).
     Pass,
     /// Copies input to output and to files; `Some(system)` when a file runs later.
-    Tee { persist: Option<bool> },
+    Tee {
+        persist: Option<bool>,
+    },
     Decode(Decoder),
     /// Runs its input as code in this language.
     Run(Lang),
     /// Schedules its input to run later (`crontab -`, `at`); `system` when lines carry a user.
-    Persist { system: bool },
+    Persist {
+        system: bool,
+    },
     #[default]
     Other,
 }
@@ -68,7 +72,9 @@ fn echo(args: &[String]) -> String {
     let mut escapes = false;
     let mut i = 0;
     while let Some(a) = args.get(i) {
-        let Some(opts) = a.strip_prefix('-') else { break };
+        let Some(opts) = a.strip_prefix('-') else {
+            break;
+        };
         if opts.is_empty() || !opts.chars().all(|c| "neE".contains(c)) {
             break;
         }
@@ -88,47 +94,85 @@ fn echo(args: &[String]) -> String {
 
 /// How `program args…` treats its standard input (args are its arguments, not its name).
 pub(crate) fn behavior(program: &str, args: &[String]) -> Behavior {
-    let operands: Vec<&String> = args.iter().filter(|a| !a.starts_with('-') || *a == "-").collect();
+    let operands: Vec<&String> = args
+        .iter()
+        .filter(|a| !a.starts_with('-') || *a == "-")
+        .collect();
     match program {
         "echo" => Behavior::Produce(echo(args)),
-        "printf" if !args.is_empty() && args[0] != "-v" => Behavior::Produce(printf(&args[0], &args[1..])),
+        "printf" if !args.is_empty() && args[0] != "-v" => {
+            Behavior::Produce(printf(&args[0], &args[1..]))
+        }
         "cat" if operands.is_empty() || operands.iter().all(|a| *a == "-") => Behavior::Pass,
-        "tee" => Behavior::Tee { persist: operands.iter().find_map(|a| persist_target(a)) },
-        "base64" | "basenc" if has(args, &["-d", "--decode", "-D", "-di", "-id"]) => Behavior::Decode(Decoder::Base64),
-        "openssl" if args.iter().any(|a| a.contains("base64") || a == "-a") && has(args, &["-d"]) => {
+        "tee" => Behavior::Tee {
+            persist: operands.iter().find_map(|a| persist_target(a)),
+        },
+        "base64" | "basenc" if has(args, &["-d", "--decode", "-D", "-di", "-id"]) => {
             Behavior::Decode(Decoder::Base64)
         }
-        "xxd" if args.iter().any(|a| a.starts_with('-') && !a.starts_with("--") && a.contains('r')) => {
+        "openssl"
+            if args.iter().any(|a| a.contains("base64") || a == "-a") && has(args, &["-d"]) =>
+        {
+            Behavior::Decode(Decoder::Base64)
+        }
+        "xxd"
+            if args
+                .iter()
+                .any(|a| a.starts_with('-') && !a.starts_with("--") && a.contains('r')) =>
+        {
             Behavior::Decode(Decoder::Hex)
         }
         "rev" if operands.is_empty() => Behavior::Decode(Decoder::Rev),
         "tr" => {
             let delete = has(args, &["-d", "--delete"]);
-            let sets: Vec<&String> = args.iter().filter(|a| !a.starts_with('-') || a.len() == 1).collect();
+            let sets: Vec<&String> = args
+                .iter()
+                .filter(|a| !a.starts_with('-') || a.len() == 1)
+                .collect();
             match (delete, sets.first(), sets.get(1)) {
                 (true, Some(s), _) => Behavior::Decode(Decoder::Tr(s.to_string(), None)),
-                (false, Some(a), Some(b)) => Behavior::Decode(Decoder::Tr(a.to_string(), Some(b.to_string()))),
+                (false, Some(a), Some(b)) => {
+                    Behavior::Decode(Decoder::Tr(a.to_string(), Some(b.to_string())))
+                }
                 _ => Behavior::Other,
             }
         }
         "crontab" if !has(args, &["-l", "-r", "-e"]) && operands.iter().all(|a| *a == "-") => {
             Behavior::Persist { system: false }
         }
-        "at" | "batch" if !has(args, &["-f", "-l", "-r", "-c", "-d"]) => Behavior::Persist { system: false },
-        "source" | "." if operands.first().is_some_and(|a| *a == "/dev/stdin" || *a == "-") => Behavior::Run(Lang::Shell),
+        "at" | "batch" if !has(args, &["-f", "-l", "-r", "-c", "-d"]) => {
+            Behavior::Persist { system: false }
+        }
+        "source" | "."
+            if operands
+                .first()
+                .is_some_and(|a| *a == "/dev/stdin" || *a == "-") =>
+        {
+            Behavior::Run(Lang::Shell)
+        }
         "ssh" if remote_command_absent(args) => Behavior::Run(Lang::Shell),
-        "powershell" | "pwsh" if args.is_empty() || args.iter().any(|a| a == "-") => Behavior::Run(Lang::PowerShell),
+        "powershell" | "pwsh" if args.is_empty() || args.iter().any(|a| a == "-") => {
+            Behavior::Run(Lang::PowerShell)
+        }
         "iex" | "invoke-expression" => Behavior::Run(Lang::PowerShell),
         p if is_shell(p) => {
             let reads_stdin = has(args, &["-s", "-"])
                 || operands.first().is_some_and(|a| *a == "/dev/stdin")
-                || (operands.is_empty() && !args.iter().any(|a| a.starts_with('-') && a.contains('c')));
-            if reads_stdin { Behavior::Run(Lang::Shell) } else { Behavior::Other }
+                || (operands.is_empty()
+                    && !args.iter().any(|a| a.starts_with('-') && a.contains('c')));
+            if reads_stdin {
+                Behavior::Run(Lang::Shell)
+            } else {
+                Behavior::Other
+            }
         }
         p => match script_lang(p) {
             Some(Lang::Awk) | None => Behavior::Other,
             Some(lang) => {
-                let code_flag = has(args, &["-c", "-e", "-E", "-r", "--eval", "-p", "--print", "-m"]);
+                let code_flag = has(
+                    args,
+                    &["-c", "-e", "-E", "-r", "--eval", "-p", "--print", "-m"],
+                );
                 if !code_flag && (operands.is_empty() || operands[0] == "-") {
                     Behavior::Run(lang)
                 } else {
@@ -161,10 +205,26 @@ pub(crate) fn persist_target(target: &str) -> Option<bool> {
     let path = target.rsplit(' ').next().unwrap_or(target);
     const SYSTEM: &[&str] = &["/etc/crontab", "/etc/cron.d/"];
     const OTHER: &[&str] = &[
-        "/etc/cron.", "/var/spool/cron", "/etc/systemd/", "/lib/systemd/", "/.config/systemd/",
-        "/etc/init.d/", "/etc/rc.local", "/etc/rc.d/", "/etc/profile", "/etc/bash.bashrc",
-        ".bashrc", ".bash_profile", ".bash_login", ".profile", ".zshrc", ".zprofile", ".zlogin",
-        "/.config/autostart", "/etc/xdg/autostart", "/etc/update-motd.d/",
+        "/etc/cron.",
+        "/var/spool/cron",
+        "/etc/systemd/",
+        "/lib/systemd/",
+        "/.config/systemd/",
+        "/etc/init.d/",
+        "/etc/rc.local",
+        "/etc/rc.d/",
+        "/etc/profile",
+        "/etc/bash.bashrc",
+        ".bashrc",
+        ".bash_profile",
+        ".bash_login",
+        ".profile",
+        ".zshrc",
+        ".zprofile",
+        ".zlogin",
+        "/.config/autostart",
+        "/etc/xdg/autostart",
+        "/etc/update-motd.d/",
     ];
     if SYSTEM.iter().any(|s| path.contains(s)) {
         Some(true)
@@ -194,7 +254,11 @@ pub(crate) fn scheduled_commands(text: &str, system: bool) -> String {
         if unit {
             if let Some((key, value)) = l.split_once('=') {
                 if key.starts_with("Exec") {
-                    out.push(value.trim_start_matches(['-', '@', ':', '+', '!']).to_string());
+                    out.push(
+                        value
+                            .trim_start_matches(['-', '@', ':', '+', '!'])
+                            .to_string(),
+                    );
                 }
             }
             continue;
@@ -227,24 +291,42 @@ mod tests {
 
     #[test]
     fn producers_decoders_runners() {
-        assert_eq!(behavior("echo", &v("-n hi there")), Behavior::Produce("hi there".into()));
-        assert_eq!(behavior("base64", &v("-d")), Behavior::Decode(Decoder::Base64));
+        assert_eq!(
+            behavior("echo", &v("-n hi there")),
+            Behavior::Produce("hi there".into())
+        );
+        assert_eq!(
+            behavior("base64", &v("-d")),
+            Behavior::Decode(Decoder::Base64)
+        );
         assert_eq!(behavior("bash", &[]), Behavior::Run(Lang::Shell));
         assert_eq!(behavior("bash", &v("-s -- x")), Behavior::Run(Lang::Shell));
         assert_eq!(behavior("bash", &v("script.sh")), Behavior::Other);
         assert_eq!(behavior("python3", &v("-")), Behavior::Run(Lang::Python));
-        assert_eq!(behavior("crontab", &v("-")), Behavior::Persist { system: false });
+        assert_eq!(
+            behavior("crontab", &v("-")),
+            Behavior::Persist { system: false }
+        );
         assert_eq!(behavior("crontab", &v("-l")), Behavior::Other);
-        assert_eq!(behavior("ssh", &v("-p 22 host")), Behavior::Run(Lang::Shell));
+        assert_eq!(
+            behavior("ssh", &v("-p 22 host")),
+            Behavior::Run(Lang::Shell)
+        );
         assert_eq!(behavior("ssh", &v("host uptime")), Behavior::Other);
     }
 
     #[test]
     fn schedules_are_stripped_to_commands() {
-        assert_eq!(scheduled_commands("*/5 * * * * curl x | sh", false), "curl x | sh");
+        assert_eq!(
+            scheduled_commands("*/5 * * * * curl x | sh", false),
+            "curl x | sh"
+        );
         assert_eq!(scheduled_commands("@reboot /tmp/x", false), "/tmp/x");
         assert_eq!(scheduled_commands("* * * * * root /tmp/x", true), "/tmp/x");
-        assert_eq!(scheduled_commands("[Service]\nExecStart=/bin/sh -c 'id'\nUser=root", false), "/bin/sh -c 'id'");
+        assert_eq!(
+            scheduled_commands("[Service]\nExecStart=/bin/sh -c 'id'\nUser=root", false),
+            "/bin/sh -c 'id'"
+        );
         assert_eq!(persist_target(">> /home/u/.bashrc"), Some(false));
         assert_eq!(persist_target("> /etc/cron.d/x"), Some(true));
         assert_eq!(persist_target("> /tmp/x"), None);

@@ -16,9 +16,16 @@ pub(crate) fn char_slice(s: &str, start: usize, end: usize) -> &str {
     if s.is_ascii() {
         return s.get(start..end.min(s.len())).unwrap_or("");
     }
-    let mut idx = s.char_indices().map(|(i, _)| i).chain(std::iter::once(s.len()));
+    let mut idx = s
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain(std::iter::once(s.len()));
     let b = idx.nth(start).unwrap_or(s.len());
-    let e = if end > start { idx.nth(end - start - 1).unwrap_or(s.len()) } else { b };
+    let e = if end > start {
+        idx.nth(end - start - 1).unwrap_or(s.len())
+    } else {
+        b
+    };
     s.get(b..e).unwrap_or("")
 }
 
@@ -29,8 +36,12 @@ fn obfuscated(raw: &str) -> bool {
     let quotes = raw.matches(['\'', '"']).count();
     let wrapped = quotes == 2
         && raw.len() >= 2
-        && (raw.starts_with('\'') && raw.ends_with('\'') || raw.starts_with('"') && raw.ends_with('"'));
-    let inner_escape = raw.char_indices().nth(1).is_some_and(|(i, _)| raw[i..].contains('\\'));
+        && (raw.starts_with('\'') && raw.ends_with('\'')
+            || raw.starts_with('"') && raw.ends_with('"'));
+    let inner_escape = raw
+        .char_indices()
+        .nth(1)
+        .is_some_and(|(i, _)| raw[i..].contains('\\'));
     (quotes > 0 && !wrapped) || inner_escape || raw.starts_with("$'")
 }
 
@@ -92,7 +103,10 @@ fn mark_split(scope: &Scope, value: &str, arg: &mut Arg) {
     if value.contains(char::is_whitespace) {
         arg.split = true;
     }
-    if let Some(ifs) = scope.get("IFS").filter(|ifs| value.contains(|c: char| ifs.contains(c))) {
+    if let Some(ifs) = scope
+        .get("IFS")
+        .filter(|ifs| value.contains(|c: char| ifs.contains(c)))
+    {
         arg.split = true;
         arg.ifs = true;
         arg.separators = Some(ifs.to_string());
@@ -102,7 +116,13 @@ fn mark_split(scope: &Scope, value: &str, arg: &mut Arg) {
 impl Analyzer<'_> {
     /// Expands one word. `preceding` are the command's words before it: a substitution's
     /// output reaches them (or the shell itself, in command position).
-    pub(crate) fn expand(&mut self, raw: &str, scope: &mut Scope, ctx: &Ctx, preceding: &[Arg]) -> Arg {
+    pub(crate) fn expand(
+        &mut self,
+        raw: &str,
+        scope: &mut Scope,
+        ctx: &Ctx,
+        preceding: &[Arg],
+    ) -> Arg {
         if !raw.contains(SPECIAL) {
             return Arg::literal(raw.to_string());
         }
@@ -142,8 +162,11 @@ impl Analyzer<'_> {
             match &p.piece {
                 WordPiece::Text(t) => arg.value.push_str(t),
                 WordPiece::SingleQuotedText(t) => arg.value.push_str(t),
-                WordPiece::AnsiCQuotedText(t) => arg.value.push_str(&decode_escapes(t, Escapes::Printf)),
-                WordPiece::DoubleQuotedSequence(inner) | WordPiece::GettextDoubleQuotedSequence(inner) => {
+                WordPiece::AnsiCQuotedText(t) => {
+                    arg.value.push_str(&decode_escapes(t, Escapes::Printf))
+                }
+                WordPiece::DoubleQuotedSequence(inner)
+                | WordPiece::GettextDoubleQuotedSequence(inner) => {
                     self.pieces(raw, inner, true, scope, ctx, preceding, arg)
                 }
                 WordPiece::TildeExpansion(t) => match t {
@@ -154,9 +177,14 @@ impl Analyzer<'_> {
                     }
                     _ => arg.value.push_str(source),
                 },
-                WordPiece::EscapeSequence(e) => arg.value.push_str(e.strip_prefix('\\').unwrap_or(e).trim_start_matches('\n')),
-                WordPiece::ParameterExpansion(expr) => self.parameter(expr, source, quoted, scope, arg),
-                WordPiece::CommandSubstitution(text) | WordPiece::BackquotedCommandSubstitution(text) => {
+                WordPiece::EscapeSequence(e) => arg
+                    .value
+                    .push_str(e.strip_prefix('\\').unwrap_or(e).trim_start_matches('\n')),
+                WordPiece::ParameterExpansion(expr) => {
+                    self.parameter(expr, source, quoted, scope, arg)
+                }
+                WordPiece::CommandSubstitution(text)
+                | WordPiece::BackquotedCommandSubstitution(text) => {
                     let sink = sink_of(preceding);
                     match self.text(text, Lang::Shell, &ctx.nested(None, sink)) {
                         Stream::Known(out) => {
@@ -180,21 +208,38 @@ impl Analyzer<'_> {
         }
     }
 
-    fn parameter(&mut self, expr: &ParameterExpr, source: &str, quoted: bool, scope: &Scope, arg: &mut Arg) {
+    fn parameter(
+        &mut self,
+        expr: &ParameterExpr,
+        source: &str,
+        quoted: bool,
+        scope: &Scope,
+        arg: &mut Arg,
+    ) {
         let known = |p: &Parameter| match p {
             Parameter::Named(n) => scope.get(n).map(str::to_string),
             _ => None,
         };
         let value = match expr {
-            ParameterExpr::Parameter { parameter: Parameter::Named(n), indirect: false } if n == "IFS" => {
+            ParameterExpr::Parameter {
+                parameter: Parameter::Named(n),
+                indirect: false,
+            } if n == "IFS" => {
                 arg.ifs = true;
                 arg.split = true;
                 Some(" ".to_string())
             }
-            ParameterExpr::Parameter { parameter, indirect: false } => known(parameter),
-            ParameterExpr::UseDefaultValues { parameter, indirect: false, default_value, .. } => {
-                known(parameter).or_else(|| default_value.as_ref().map(|d| d.replace(['\'', '"'], "")))
-            }
+            ParameterExpr::Parameter {
+                parameter,
+                indirect: false,
+            } => known(parameter),
+            ParameterExpr::UseDefaultValues {
+                parameter,
+                indirect: false,
+                default_value,
+                ..
+            } => known(parameter)
+                .or_else(|| default_value.as_ref().map(|d| d.replace(['\'', '"'], ""))),
             _ => None,
         };
         match value {

@@ -28,11 +28,40 @@ struct Wrapper {
 }
 
 const fn w(name: &'static str, value_opts: &'static [&'static str], positionals: usize) -> Wrapper {
-    Wrapper { name, value_opts, positionals }
+    Wrapper {
+        name,
+        value_opts,
+        positionals,
+    }
 }
 
 const WRAPPERS: &[Wrapper] = &[
-    w("sudo", &["-u", "-g", "-h", "-p", "-C", "-D", "-r", "-t", "-U", "-T", "--user", "--group", "--host", "--prompt", "--chdir", "--role", "--type", "--other-user", "--command-timeout", "--close-from"], 0),
+    w(
+        "sudo",
+        &[
+            "-u",
+            "-g",
+            "-h",
+            "-p",
+            "-C",
+            "-D",
+            "-r",
+            "-t",
+            "-U",
+            "-T",
+            "--user",
+            "--group",
+            "--host",
+            "--prompt",
+            "--chdir",
+            "--role",
+            "--type",
+            "--other-user",
+            "--command-timeout",
+            "--close-from",
+        ],
+        0,
+    ),
     w("doas", &["-u", "-C"], 0),
     w("pkexec", &["--user"], 0),
     w("env", &["-u", "-C", "--unset", "--chdir"], 0),
@@ -40,24 +69,73 @@ const WRAPPERS: &[Wrapper] = &[
     w("setsid", &[], 0),
     w("time", &["-f", "-o", "--format", "--output"], 0),
     w("nice", &["-n", "--adjustment"], 0),
-    w("ionice", &["-c", "-n", "-p", "-P", "-u", "--class", "--classdata"], 0),
-    w("stdbuf", &["-i", "-o", "-e", "--input", "--output", "--error"], 0),
+    w(
+        "ionice",
+        &["-c", "-n", "-p", "-P", "-u", "--class", "--classdata"],
+        0,
+    ),
+    w(
+        "stdbuf",
+        &["-i", "-o", "-e", "--input", "--output", "--error"],
+        0,
+    ),
     w("timeout", &["-s", "-k", "--signal", "--kill-after"], 1),
     w("command", &[], 0),
     w("exec", &["-a"], 0),
     w("builtin", &[], 0),
     w("busybox", &[], 0),
-    w("xargs", &["-n", "-I", "-L", "-P", "-d", "-E", "-s", "-a", "--max-args", "--replace", "--max-lines", "--max-procs", "--delimiter", "--eof", "--max-chars", "--arg-file"], 0),
+    w(
+        "xargs",
+        &[
+            "-n",
+            "-I",
+            "-L",
+            "-P",
+            "-d",
+            "-E",
+            "-s",
+            "-a",
+            "--max-args",
+            "--replace",
+            "--max-lines",
+            "--max-procs",
+            "--delimiter",
+            "--eof",
+            "--max-chars",
+            "--arg-file",
+        ],
+        0,
+    ),
     w("chroot", &["--userspec", "--groups"], 1),
-    w("flock", &["-w", "-E", "--timeout", "--conflict-exit-code"], 1),
-    w("strace", &["-o", "-e", "-p", "-s", "-u", "-E", "-P", "-a", "-b", "-O", "-S", "-X"], 0),
+    w(
+        "flock",
+        &["-w", "-E", "--timeout", "--conflict-exit-code"],
+        1,
+    ),
+    w(
+        "strace",
+        &[
+            "-o", "-e", "-p", "-s", "-u", "-E", "-P", "-a", "-b", "-O", "-S", "-X",
+        ],
+        0,
+    ),
     w("ltrace", &["-o", "-e", "-p", "-s", "-u", "-a", "-n"], 0),
-    w("runuser", &["-u", "-g", "-G", "--user", "--group", "--supp-group"], 0),
+    w(
+        "runuser",
+        &["-u", "-g", "-G", "--user", "--group", "--supp-group"],
+        0,
+    ),
     w("unbuffer", &[], 0),
     w("sshpass", &["-p", "-f", "-d", "-P"], 0),
     w("chrt", &[], 1),
     w("taskset", &[], 1),
-    w("nsenter", &["-t", "--target", "-S", "--setuid", "-G", "--setgid", "-w", "--wd", "-r", "--root"], 0),
+    w(
+        "nsenter",
+        &[
+            "-t", "--target", "-S", "--setuid", "-G", "--setgid", "-w", "--wd", "-r", "--root",
+        ],
+        0,
+    ),
     w("unshare", &["--map-user", "--map-group"], 0),
     w("proxychains", &["-f"], 0),
     w("proxychains4", &["-f"], 0),
@@ -67,10 +145,40 @@ const WRAPPERS: &[Wrapper] = &[
     w("faketime", &[], 1),
     w("numactl", &[], 0),
     w("catchsegv", &[], 0),
-    w("systemd-run", &["-p", "--property", "--unit", "-u", "--description", "--slice", "-E", "--setenv", "--uid", "--gid", "-M", "--machine", "-H", "--host", "--working-directory", "--on-active", "--on-boot", "--on-startup", "--on-unit-active", "--on-unit-inactive", "--on-calendar", "--timer-property"], 0),
+    w(
+        "systemd-run",
+        &[
+            "-p",
+            "--property",
+            "--unit",
+            "-u",
+            "--description",
+            "--slice",
+            "-E",
+            "--setenv",
+            "--uid",
+            "--gid",
+            "-M",
+            "--machine",
+            "-H",
+            "--host",
+            "--working-directory",
+            "--on-active",
+            "--on-boot",
+            "--on-startup",
+            "--on-unit-active",
+            "--on-unit-inactive",
+            "--on-calendar",
+            "--timer-property",
+        ],
+        0,
+    ),
 ];
 
-const SHELLS: &[&str] = &["sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "rbash", "fish", "csh", "tcsh", "yash", "posh"];
+const SHELLS: &[&str] = &[
+    "sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "rbash", "fish", "csh", "tcsh", "yash",
+    "posh",
+];
 
 /// Whether `program` is a POSIX-ish shell.
 pub(crate) fn is_shell(program: &str) -> bool {
@@ -107,8 +215,11 @@ fn skip_options(wrapper: &Wrapper, argv: &[String]) -> Option<usize> {
             continue;
         }
         if a.starts_with('-') && a.len() > 1 {
-            let takes_value = wrapper.value_opts.iter().any(|o| *o == a);
-            let attached = wrapper.value_opts.iter().any(|o| o.len() == 2 && a.starts_with(o) && a.len() > 2)
+            let takes_value = wrapper.value_opts.contains(&a);
+            let attached = wrapper
+                .value_opts
+                .iter()
+                .any(|o| o.len() == 2 && a.starts_with(o) && a.len() > 2)
                 || (a.starts_with("--") && a.contains('='));
             i += if takes_value && !attached { 2 } else { 1 };
             continue;
@@ -129,7 +240,8 @@ fn shell_command(argv: &[String]) -> Option<String> {
     let mut wants_command = false;
     while i < argv.len() {
         let a = &argv[i];
-        if a == "-o" || a == "+o" || a == "-O" || a == "+O" || a == "--rcfile" || a == "--init-file" {
+        if a == "-o" || a == "+o" || a == "-O" || a == "+O" || a == "--rcfile" || a == "--init-file"
+        {
             i += 2;
             continue;
         }
@@ -166,7 +278,9 @@ fn script_code(lang: Lang, argv: &[String]) -> Option<String> {
         let clustered = a.len() > 2
             && a.starts_with('-')
             && !a.starts_with("--")
-            && code_flags.iter().any(|f| f.len() == 2 && a.ends_with(&f[1..]))
+            && code_flags
+                .iter()
+                .any(|f| f.len() == 2 && a.ends_with(&f[1..]))
             && matches!(lang, Lang::Perl | Lang::Python | Lang::Ruby);
         if code_flags.contains(&a) || clustered {
             if let Some(c) = argv.get(i + 1) {
@@ -176,15 +290,25 @@ fn script_code(lang: Lang, argv: &[String]) -> Option<String> {
             continue;
         }
         // Code attached to its flag: `-e'print 1'`, `-c'import os'`.
-        if let Some(f) = code_flags.iter().find(|f| f.len() == 2 && a.len() > 2 && a.starts_with(**f)) {
+        if let Some(f) = code_flags
+            .iter()
+            .find(|f| f.len() == 2 && a.len() > 2 && a.starts_with(**f))
+        {
             code.push(a[f.len()..].to_string());
             i += 1;
             continue;
         }
-        if let Some(m) = a.strip_prefix("-M").or_else(|| a.strip_prefix("-m")).filter(|_| lang == Lang::Perl) {
+        if let Some(m) = a
+            .strip_prefix("-M")
+            .or_else(|| a.strip_prefix("-m"))
+            .filter(|_| lang == Lang::Perl)
+        {
             modules.push(format!("use {};", m.trim_start_matches('-')));
         }
-        if let Some(m) = a.strip_prefix("-r").filter(|m| lang == Lang::Ruby && !m.is_empty()) {
+        if let Some(m) = a
+            .strip_prefix("-r")
+            .filter(|m| lang == Lang::Ruby && !m.is_empty())
+        {
             modules.push(format!("require '{m}'"));
         }
         i += 1;
@@ -259,7 +383,11 @@ fn ssh_command(argv: &[String]) -> Option<String> {
         if let Some(opts) = a.strip_prefix('-') {
             let last = opts.chars().last().unwrap_or(' ');
             let attached = opts.len() > 1 && VALUE.contains(opts.chars().next().unwrap_or(' '));
-            i += if VALUE.contains(last) && !attached { 2 } else { 1 };
+            i += if VALUE.contains(last) && !attached {
+                2
+            } else {
+                1
+            };
             continue;
         }
         // `a` is the host; the rest is the remote command.
@@ -314,7 +442,11 @@ pub(crate) fn peel(program: &str, argv: &[String]) -> Peel {
         }
         if program == "systemd-run" && argv.iter().any(|a| a.starts_with("--on-")) {
             if let Some(i) = skip_options(wr, argv) {
-                return Peel::Nested(vec![(argv[i..].join(" "), Lang::Shell, Some(Fact::Persisted))]);
+                return Peel::Nested(vec![(
+                    argv[i..].join(" "),
+                    Lang::Shell,
+                    Some(Fact::Persisted),
+                )]);
             }
         }
         return match skip_options(wr, argv) {
@@ -329,7 +461,11 @@ pub(crate) fn peel(program: &str, argv: &[String]) -> Peel {
         };
     }
     if let Some(lang) = script_lang(program) {
-        let code = if lang == Lang::Awk { awk_program(argv) } else { script_code(lang, argv) };
+        let code = if lang == Lang::Awk {
+            awk_program(argv)
+        } else {
+            script_code(lang, argv)
+        };
         return match code {
             Some(c) => Peel::Nested(vec![(c, lang, None)]),
             None => Peel::Done,
@@ -337,14 +473,25 @@ pub(crate) fn peel(program: &str, argv: &[String]) -> Peel {
     }
     match program {
         "eval" | "watch" => {
-            let words: Vec<&String> = argv.iter().skip(1).skip_while(|a| program == "watch" && a.starts_with('-')).collect();
+            let words: Vec<&String> = argv
+                .iter()
+                .skip(1)
+                .skip_while(|a| program == "watch" && a.starts_with('-'))
+                .collect();
             if words.is_empty() {
                 return Peel::Done;
             }
-            let text = words.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ");
+            let text = words
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" ");
             Peel::Nested(vec![(text, Lang::Shell, None)])
         }
-        "su" | "script" => match argv.iter().position(|a| a == "-c" || a == "--command" || a == "-qc") {
+        "su" | "script" => match argv
+            .iter()
+            .position(|a| a == "-c" || a == "--command" || a == "-qc")
+        {
             Some(i) => match argv.get(i + 1) {
                 Some(c) => Peel::Nested(vec![(c.clone(), Lang::Shell, None)]),
                 None => Peel::Done,
@@ -357,27 +504,52 @@ pub(crate) fn peel(program: &str, argv: &[String]) -> Peel {
         },
         "find" => {
             let execs = find_execs(argv);
-            if execs.is_empty() { Peel::Done } else { Peel::Also(execs) }
+            if execs.is_empty() {
+                Peel::Done
+            } else {
+                Peel::Also(execs)
+            }
         }
         "docker" | "podman" | "nerdctl" if argv.get(1).is_some_and(|a| a == "exec") => {
             // docker exec [opts] CONTAINER CMD…
             let mut i = 2;
             while i < argv.len() && argv[i].starts_with('-') {
-                let takes = matches!(argv[i].as_str(), "-e" | "--env" | "-u" | "--user" | "-w" | "--workdir" | "--env-file" | "--detach-keys");
+                let takes = matches!(
+                    argv[i].as_str(),
+                    "-e" | "--env"
+                        | "-u"
+                        | "--user"
+                        | "-w"
+                        | "--workdir"
+                        | "--env-file"
+                        | "--detach-keys"
+                );
                 i += if takes { 2 } else { 1 };
             }
-            if i + 1 < argv.len() { Peel::Inner(i + 1) } else { Peel::Done }
+            if i + 1 < argv.len() {
+                Peel::Inner(i + 1)
+            } else {
+                Peel::Done
+            }
         }
-        "kubectl" | "oc" if argv.get(1).is_some_and(|a| a == "exec") => match argv.iter().position(|a| a == "--") {
-            Some(i) if i + 1 < argv.len() => Peel::Inner(i + 1),
-            _ => Peel::Done,
-        },
+        "kubectl" | "oc" if argv.get(1).is_some_and(|a| a == "exec") => {
+            match argv.iter().position(|a| a == "--") {
+                Some(i) if i + 1 < argv.len() => Peel::Inner(i + 1),
+                _ => Peel::Done,
+            }
+        }
         "powershell" | "pwsh" => match powershell_command(argv) {
             Some((text, fact)) => Peel::Nested(vec![(text, Lang::PowerShell, fact)]),
             None => Peel::Done,
         },
-        "cmd" => match argv.iter().position(|a| a.eq_ignore_ascii_case("/c") || a.eq_ignore_ascii_case("/k") || a.eq_ignore_ascii_case("/r")) {
-            Some(i) if i + 1 < argv.len() => Peel::Nested(vec![(argv[i + 1..].join(" "), Lang::PowerShell, None)]),
+        "cmd" => match argv.iter().position(|a| {
+            a.eq_ignore_ascii_case("/c")
+                || a.eq_ignore_ascii_case("/k")
+                || a.eq_ignore_ascii_case("/r")
+        }) {
+            Some(i) if i + 1 < argv.len() => {
+                Peel::Nested(vec![(argv[i + 1..].join(" "), Lang::PowerShell, None)])
+            }
             _ => Peel::Done,
         },
         _ => Peel::Done,
@@ -395,7 +567,10 @@ mod tests {
     #[test]
     fn wrappers_skip_their_options() {
         assert_eq!(peel("sudo", &v("sudo -u root -E rm -rf /")), Peel::Inner(4));
-        assert_eq!(peel("timeout", &v("timeout -s KILL 5 rm x")), Peel::Inner(4));
+        assert_eq!(
+            peel("timeout", &v("timeout -s KILL 5 rm x")),
+            Peel::Inner(4)
+        );
         assert_eq!(peel("env", &v("env -i A=1 B=2 rm x")), Peel::Inner(4));
         assert_eq!(peel("nice", &v("nice -n 10 rm x")), Peel::Inner(3));
         assert_eq!(peel("xargs", &v("xargs -0 -I{} rm {}")), Peel::Inner(3));
@@ -404,13 +579,42 @@ mod tests {
 
     #[test]
     fn nested_programs_are_found() {
-        let args = vec!["bash".to_string(), "-lc".to_string(), "rm -rf /".to_string()];
-        assert_eq!(peel("bash", &args), Peel::Nested(vec![("rm -rf /".into(), Lang::Shell, None)]));
-        let args = vec!["perl".to_string(), "-MIO::Socket".to_string(), "-e".to_string(), "x".to_string()];
-        assert_eq!(peel("perl", &args), Peel::Nested(vec![("use IO::Socket;\nx".into(), Lang::Perl, None)]));
-        assert_eq!(peel("ssh", &v("ssh -p 22 host uptime")), Peel::Nested(vec![("uptime".into(), Lang::Shell, None)]));
-        assert_eq!(peel("find", &v("find / -exec rm -rf {} ;")), Peel::Also(vec![v("rm -rf {}")]));
-        let enc = vec!["powershell".into(), "-NoP".into(), "-enc".into(), "ZABpAHIA".into()];
-        assert_eq!(peel("powershell", &enc), Peel::Nested(vec![("dir".into(), Lang::PowerShell, Some(Fact::Decoded))]));
+        let args = vec![
+            "bash".to_string(),
+            "-lc".to_string(),
+            "rm -rf /".to_string(),
+        ];
+        assert_eq!(
+            peel("bash", &args),
+            Peel::Nested(vec![("rm -rf /".into(), Lang::Shell, None)])
+        );
+        let args = vec![
+            "perl".to_string(),
+            "-MIO::Socket".to_string(),
+            "-e".to_string(),
+            "x".to_string(),
+        ];
+        assert_eq!(
+            peel("perl", &args),
+            Peel::Nested(vec![("use IO::Socket;\nx".into(), Lang::Perl, None)])
+        );
+        assert_eq!(
+            peel("ssh", &v("ssh -p 22 host uptime")),
+            Peel::Nested(vec![("uptime".into(), Lang::Shell, None)])
+        );
+        assert_eq!(
+            peel("find", &v("find / -exec rm -rf {} ;")),
+            Peel::Also(vec![v("rm -rf {}")])
+        );
+        let enc = vec![
+            "powershell".into(),
+            "-NoP".into(),
+            "-enc".into(),
+            "ZABpAHIA".into(),
+        ];
+        assert_eq!(
+            peel("powershell", &enc),
+            Peel::Nested(vec![("dir".into(), Lang::PowerShell, Some(Fact::Decoded))])
+        );
     }
 }

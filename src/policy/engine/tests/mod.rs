@@ -54,7 +54,12 @@ fn rule_file_parses_and_every_example_matches_its_rule() {
             failures.push(format!("{}: {e}", spec.id));
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -118,7 +123,12 @@ fn explain() {
     let cmd = std::env::var("ENGINE_EXPLAIN").unwrap_or_default();
     let e = engine();
     for p in Analyzer::run(&cmd, &e.extract) {
-        let rules: Vec<&str> = e.rules.iter().filter(|r| r.matches(&p)).map(|r| r.id.as_str()).collect();
+        let rules: Vec<&str> = e
+            .rules
+            .iter()
+            .filter(|r| r.matches(&p))
+            .map(|r| r.id.as_str())
+            .collect();
         println!(
             "{:?} {:?} prog={:?} args={:?} redir={:?} to={:?} from={:?} facts={:?}\n   text={:?}\n   => {rules:?}",
             p.kind, p.lang, p.program, p.args, p.redirects, p.piped_to, p.piped_from, p.facts, p.text

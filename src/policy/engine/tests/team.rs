@@ -36,13 +36,25 @@ fn a_valid_team_rule_is_accepted_and_applies() {
     validate_rules(std::slice::from_ref(&r)).unwrap();
     let e = Engine::builtin().unwrap().with_rules(&[r]).unwrap();
     let v = e.judge("sudo kubectl apply -f x.yaml");
-    assert!(v.indicators.iter().any(|h| h.rule == "manual-deploy" && h.weight == 30), "{v:?}");
-    assert!(!e.judge("kubectl get pods").indicators.iter().any(|h| h.rule == "manual-deploy"));
+    assert!(
+        v.indicators
+            .iter()
+            .any(|h| h.rule == "manual-deploy" && h.weight == 30),
+        "{v:?}"
+    );
+    assert!(!e
+        .judge("kubectl get pods")
+        .indicators
+        .iter()
+        .any(|h| h.rule == "manual-deploy"));
     let mut block = rule("no-prod-apply");
     block.kind = Some(RuleKind::Block);
     block.weight = None;
     let e = Engine::builtin().unwrap().with_rules(&[block]).unwrap();
-    assert_eq!(e.judge("kubectl apply -f x.yaml").hard_block.unwrap().rule, "no-prod-apply");
+    assert_eq!(
+        e.judge("kubectl apply -f x.yaml").hard_block.unwrap().rule,
+        "no-prod-apply"
+    );
 }
 
 #[test]
@@ -60,7 +72,10 @@ fn invalid_rules_name_the_field_and_reason() {
     assert_eq!(refused(&[r.clone()]).field, "id");
     r.id = "root-delete".into();
     let e = refused(&[r.clone()]);
-    assert_eq!((e.field.as_str(), e.reason.contains("built-in")), ("id", true));
+    assert_eq!(
+        (e.field.as_str(), e.reason.contains("built-in")),
+        ("id", true)
+    );
     r.id = "ok-id".into();
     r.weight = Some(60);
     assert_eq!(refused(&[r.clone()]).field, "weight");
@@ -85,7 +100,10 @@ fn invalid_rules_name_the_field_and_reason() {
     let mut none = rule("no-conditions");
     none.program.clear();
     none.args = None;
-    assert_eq!(refused(&[none]).reason, "a rule needs at least one condition");
+    assert_eq!(
+        refused(&[none]).reason,
+        "a rule needs at least one condition"
+    );
     let mut lang = rule("lang-and-command");
     lang.language = vec!["python".into()];
     assert_eq!(refused(&[lang]).field, "language");
@@ -106,5 +124,8 @@ fn sizes_are_bounded_and_ids_unique() {
     assert_eq!(refused(&[examples]).field, "examples");
     let e = refused(&[rule("twice"), rule("twice")]);
     assert_eq!((e.index, e.field.as_str()), (1, "id"));
-    assert_eq!(e.to_string(), "rules[1].id: already used by an earlier rule");
+    assert_eq!(
+        e.to_string(),
+        "rules[1].id: already used by an earlier rule"
+    );
 }
