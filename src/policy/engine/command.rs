@@ -4,10 +4,11 @@
 use brush_parser::ast;
 
 use super::analyze::{Analyzer, Ctx};
+use super::nested::{is_shell, script_lang};
 use super::part::{Fact, Facts, Lang, Part, PartKind};
 use super::scan::WINDOWS_PROGRAMS;
 use super::stream::{behavior, persist_target, Behavior};
-use super::wrappers::{is_shell, peel, script_lang, Peel};
+use super::wrappers::{peel, Peel};
 
 /// At most this many wrapper layers are peeled from one command.
 const MAX_LAYERS: usize = 16;
@@ -162,8 +163,7 @@ impl Analyzer<'_> {
                     }
                 }
                 Item::IoRedirect(r) => {
-                    let mut sub = Vec::new();
-                    let (text, input) = self.redirect(r, scope, ctx, &mut sub);
+                    let (text, input) = self.redirect(r, scope, ctx);
                     add_raw(&mut raw, &text);
                     redirects.push(text);
                     if input.is_some() {
@@ -236,7 +236,6 @@ impl Analyzer<'_> {
         r: &ast::IoRedirect,
         scope: &mut Scope,
         ctx: &Ctx,
-        _sub: &mut Vec<String>,
     ) -> (String, Option<String>) {
         use ast::{IoFileRedirectKind as K, IoFileRedirectTarget as T, IoRedirect as R};
         match r {

@@ -19,6 +19,7 @@ mod analyze;
 mod command;
 mod decode;
 mod matcher;
+mod nested;
 mod part;
 mod powershell;
 mod quick;
@@ -40,9 +41,11 @@ use analyze::Analyzer;
 use matcher::CompiledRule;
 use part::{Part, PartKind};
 use script::Extractors;
-use spec::{check_shape, RuleFile, MAX_TEAM_RULES};
+use spec::{check_shape, RuleFile};
 
-pub use spec::{Patterns, RuleInvalid, RuleKind, RuleSpec, MAX_EXAMPLES, MAX_FIELD_BYTES};
+pub use spec::{
+    Patterns, RuleInvalid, RuleKind, RuleSpec, MAX_EXAMPLES, MAX_FIELD_BYTES, MAX_TEAM_RULES,
+};
 
 /// Scores at or above this are blocked.
 pub const BLOCK_SCORE: u8 = 60;

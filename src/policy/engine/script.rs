@@ -5,8 +5,8 @@ use regex::Regex;
 
 use super::analyze::{Analyzer, Ctx};
 use super::decode::{base64_bytes, decode_escapes, Escapes};
+use super::nested::is_shell;
 use super::part::{Fact, Lang};
-use super::wrappers::is_shell;
 
 /// At most this many strings are taken from one script.
 const MAX_STRINGS: usize = 32;

@@ -170,10 +170,9 @@ impl Analyzer<'_> {
             ast::Command::Compound(compound, redirects) => {
                 let mut stage = self.compound(compound, scope, ctx);
                 if let Some(list) = redirects {
-                    let mut sub = Vec::new();
                     let mut texts = Vec::new();
                     for r in &list.0 {
-                        let (text, stdin) = self.redirect(r, scope, ctx, &mut sub);
+                        let (text, stdin) = self.redirect(r, scope, ctx);
                         if let Some(s) = stdin {
                             stage.stdin = Some(s);
                         }

@@ -210,12 +210,11 @@ fn check_sizes(index: usize, rule: &RuleSpec) -> Result<(), RuleInvalid> {
     let long = |field: String| {
         RuleInvalid::new(index, field, format!("longer than {MAX_FIELD_BYTES} bytes"))
     };
-    let singles: [(&str, Option<&String>); 5] = [
+    let singles: [(&str, Option<&String>); 4] = [
         ("id", Some(&rule.id)),
         ("description", Some(&rule.description)),
         ("any_arg", rule.any_arg.as_ref()),
         ("redirect", rule.redirect.as_ref()),
-        ("", None),
     ];
     for (field, value) in singles {
         if value.is_some_and(|v| v.len() > MAX_FIELD_BYTES) {

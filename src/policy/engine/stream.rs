@@ -2,8 +2,8 @@
 //! runs it as code, or schedules it to run later.
 
 use super::decode::{base64_text, decode_escapes, hex_text, printf, rev, tr, Escapes};
+use super::nested::{is_shell, script_lang};
 use super::part::Lang;
-use super::wrappers::{is_shell, script_lang};
 
 /// A transformation of literal data.
 #[derive(Debug, Clone, PartialEq)]
