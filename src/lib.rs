@@ -13,7 +13,7 @@
 //! | 0 | [`crypto`] | master key, sealing, digests, signatures, X.509, passwords, TOTP, tokens (uses nothing internal) |
 //! | 1 | [`config`] | TOML + `TUNDRA_*` env validated into a typed [`config::Config`] |
 //! | 1 | [`store`] | redb with typed tables and transactions, schema version, migrations |
-//! | 1 | [`policy`] | pure decisions: the RBAC matrix, login throttling, the team ACL, command rate limits (later the command engine) |
+//! | 1 | [`policy`] | pure decisions: the RBAC matrix, login throttling, the team ACL, the command security engine, command rate limits, denial sampling |
 //! | 2 | [`audit`] | the chained, signed audit log: append, export, head, offline verify |
 //! | 2 | [`identity`] | teams, users, memberships and roles (logins and sessions to come) |
 //! | 2 | [`fleet`] | the internal agent CA |

@@ -21,6 +21,7 @@ mod commands_api;
 mod commands_e2e;
 mod commands_panel;
 mod config_errors;
+mod engine_corpus;
 mod fixture;
 mod fleet_api;
 mod fleet_panel;
