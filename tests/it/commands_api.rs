@@ -12,7 +12,6 @@ mod stages;
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use tundra::clock::Clock;
 use tundra::model::Role;
 
 use crate::fixture::{Appliance, Browser};

@@ -49,7 +49,7 @@ pub(crate) fn base64_utf16le(text: &str) -> Option<String> {
 pub(crate) fn hex_text(text: &str) -> Option<String> {
     let clean = text.replace("\\x", "").replace("0x", "");
     let digits: Vec<u8> = clean.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if digits.is_empty() || digits.len() % 2 != 0 || digits.len() > MAX_DECODED * 2 {
+    if digits.is_empty() || !digits.len().is_multiple_of(2) || digits.len() > MAX_DECODED * 2 {
         return None;
     }
     let mut out = Vec::with_capacity(digits.len() / 2);
