@@ -4,6 +4,7 @@
 mod account;
 mod agents;
 mod approvals;
+mod audit_log;
 mod auth;
 mod command_view;
 mod commands;
@@ -127,6 +128,9 @@ pub fn routes(state: Arc<ApiState>) -> Router {
         .routes(routes!(policy::preview))
         .routes(routes!(scripts::list, scripts::approve))
         .routes(routes!(scripts::versions, scripts::retire))
+        .routes(routes!(audit_log::export))
+        .routes(routes!(audit_log::head, audit_log::publish))
+        .routes(routes!(audit_log::pubkey))
         .with_state(state)
         .split_for_parts();
     let document = Arc::new(openapi.to_pretty_json().unwrap_or_default());

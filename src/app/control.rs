@@ -65,6 +65,40 @@ pub fn execute(core: &Core, request: Request) -> Response {
                 },
             };
         }
+        Request::AuditArchive {
+            before,
+            records,
+            first_seq,
+            last_hash,
+            file_sha256,
+        } => {
+            let summary = audit::ArchiveSummary {
+                before,
+                records,
+                first_seq,
+                last_hash,
+                file_sha256,
+            };
+            let ctx = AuditContext::actor(Actor::LocalCli);
+            return match core.audit.archive(&core.store, &ctx, &summary) {
+                Ok(anchor) => Response::Done {
+                    message: format!(
+                        "archived records {first_seq}..{}: removed from the store; record {} \
+                         (audit.archived) anchors the rest of the log to the archive",
+                        before - 1,
+                        anchor.seq
+                    ),
+                },
+                Err(e @ audit::AuditError::ArchiveMismatch(_)) => Response::Error {
+                    code: "bad_request".into(),
+                    message: e.to_string(),
+                },
+                Err(e) => Response::Error {
+                    code: "internal_error".into(),
+                    message: e.to_string(),
+                },
+            };
+        }
         Request::AuditPubkey => Ok(Response::AuditPubkey {
             hex: core.audit.public_key().to_hex(),
         }),

@@ -3,6 +3,7 @@
 //!
 //! Nothing below `app` knows how the pieces are assembled; `app` holds no policy of its own.
 
+mod audit_upkeep;
 mod auth;
 mod control;
 mod core;
@@ -14,6 +15,7 @@ mod run;
 mod security;
 
 pub use self::core::{Core, OpenMode};
+pub use audit_upkeep::AuditUpkeep;
 pub use control::execute;
 pub use datadir::DataDir;
 pub use error::AppError;

@@ -12,6 +12,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
+use super::audit_upkeep::AuditUpkeep;
 use super::auth::{csrf_policy, SessionAuth};
 use super::core::{Core, OpenMode};
 use super::error::AppError;
@@ -71,10 +72,12 @@ pub async fn run(
         local_addr(&listeners.panel)?,
         local_addr(&listeners.redirect)?,
     );
+    let upkeep = AuditUpkeep::new(Arc::clone(&core));
     let services = Services {
         hub,
         commands,
         checks,
+        upkeep,
     };
     run_until(core, services, listeners, shutdown, None).await
 }
@@ -84,6 +87,7 @@ struct Services {
     hub: Arc<Hub>,
     commands: Arc<Commands>,
     checks: Arc<SelfCheck>,
+    upkeep: Arc<AuditUpkeep>,
 }
 
 /// The command pipeline, registered with the hub as the receiver of agents' results.
@@ -118,6 +122,7 @@ async fn run_until(
         hub,
         commands,
         checks,
+        upkeep,
     } = services;
     let config = &core.config;
     let templates = Arc::new(Templates::load()?);
@@ -257,7 +262,7 @@ async fn run_until(
             stop_rx.clone(),
         )),
         tokio::spawn(commands::schedule(Arc::clone(&commands), stop_rx.clone())),
-        tokio::spawn(audit_upkeep(Arc::clone(&core), stop_rx.clone())),
+        tokio::spawn(Arc::clone(&upkeep).run(stop_rx.clone())),
         tokio::spawn(fleet_upkeep(Arc::clone(&core), Arc::clone(&hub), stop_rx)),
     ];
     let revocations = tokio::spawn(Arc::clone(&hub).follow_revocations());
@@ -306,26 +311,6 @@ async fn fleet_upkeep(core: Arc<Core>, hub: Arc<Hub>, mut stop: watch::Receiver<
     let _ = tokio::task::spawn_blocking(move || hub.flush()).await;
 }
 
-/// Records the counts of sampled denials once their window is over (so a flood that stops
-/// is still reported), every sampling window.
-async fn audit_upkeep(core: Arc<Core>, mut stop: watch::Receiver<bool>) {
-    let every = Duration::from_secs(crate::audit::DENIAL_WINDOW_SECS.unsigned_abs());
-    let mut tick = tokio::time::interval(every);
-    loop {
-        tokio::select! {
-            _ = stop.wait_for(|s| *s) => break,
-            _ = tick.tick() => {}
-        }
-        let c = Arc::clone(&core);
-        if let Ok(Err(e)) =
-            tokio::task::spawn_blocking(move || c.audit.flush_denials(&c.store)).await
-        {
-            tracing::warn!(error = %e, "recording suppressed denials failed");
-        }
-    }
-    let _ = tokio::task::spawn_blocking(move || core.audit.flush_denials(&core.store)).await;
-}
-
 async fn append(core: &Arc<Core>, event: AuditEvent) -> Result<(), AppError> {
     let core = Arc::clone(core);
     tokio::task::spawn_blocking(move || {
@@ -353,6 +338,8 @@ pub struct Running {
     pub core: Arc<Core>,
     /// The security self-check (tests wake its schedule after moving the clock).
     pub checks: Arc<SelfCheck>,
+    /// The audit housekeeping (tests wake it after moving the clock).
+    pub audit_upkeep: Arc<AuditUpkeep>,
     stop: oneshot::Sender<String>,
     task: JoinHandle<Result<(), AppError>>,
 }
@@ -391,10 +378,12 @@ pub async fn start(
     let hub = Hub::new(Arc::clone(&core.fleet), core.clock.clone());
     let commands = command_service(&core, &hub)?;
     let checks = SelfCheck::new(Arc::clone(&core), panel_addr, redirect_addr);
+    let upkeep = AuditUpkeep::new(Arc::clone(&core));
     let services = Services {
         hub: Arc::clone(&hub),
         commands: Arc::clone(&commands),
         checks: Arc::clone(&checks),
+        upkeep: Arc::clone(&upkeep),
     };
     let mut task = tokio::spawn(run_until(
         Arc::clone(&core),
@@ -418,6 +407,7 @@ pub async fn start(
         commands,
         core,
         checks,
+        audit_upkeep: upkeep,
         stop,
         task,
     })

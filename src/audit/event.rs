@@ -440,6 +440,15 @@ pub enum AuditEvent {
         /// Hex SHA-256 of the archive file as written.
         file_sha256: String,
     },
+    /// The team's signed audit head was published (on the schedule or on request): the
+    /// head names the team chain up to the record before this one.
+    #[serde(rename = "audit.head_published")]
+    AuditHeadPublished {
+        /// The signed head.
+        head: super::TeamHead,
+        /// Whether the hourly schedule (not a person) published it.
+        scheduled: bool,
+    },
     /// Denials of one kind from one source were too many to record one by one: this many
     /// were counted instead.
     #[serde(rename = "audit.denials_suppressed")]
@@ -520,7 +529,9 @@ impl AuditEvent {
             AuditEvent::ScriptApproved { name, .. } | AuditEvent::ScriptRetired { name } => {
                 Some(format!("script:{name}"))
             }
-            AuditEvent::AuditArchived { .. } => Some("audit_log".into()),
+            AuditEvent::AuditArchived { .. } | AuditEvent::AuditHeadPublished { .. } => {
+                Some("audit_log".into())
+            }
             AuditEvent::DenialsSuppressed { source, .. } => Some(source.clone()),
         }
     }

@@ -16,7 +16,9 @@ mod event;
 mod head;
 mod keys;
 mod log;
+mod publish;
 mod record;
+mod status;
 mod team_chain;
 mod verify;
 mod verify_team;
@@ -30,7 +32,9 @@ pub use log::{
     export_page, recent_for_team, team_export_page, AppendHook, AuditError, AuditLog,
     DENIALS_PER_WINDOW, DENIAL_WINDOW_SECS,
 };
+pub use publish::{published_head, PublishedHead};
 pub use record::{Record, GENESIS_HASH};
+pub use status::{ChainStatus, ChainStatusCache};
 pub use team_chain::{backfill_team_heads, TeamHead};
 pub use verify::{verify_jsonl, Problem, VerifyFailure, VerifyReport};
 pub use verify_team::{verify_team_jsonl, TeamVerifyReport};

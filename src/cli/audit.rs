@@ -1,7 +1,7 @@
-//! `tundra audit export|pubkey|head|verify`.
+//! `tundra audit export|pubkey|head|verify|archive`.
 
-use std::fs::{File, OpenOptions};
-use std::io::{BufReader, BufWriter, Write};
+use std::fs::OpenOptions;
+use std::io::{BufWriter, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,9 +10,7 @@ use anyhow::{bail, Context};
 use clap::Subcommand;
 
 use super::local::Local;
-use crate::audit::{verify_jsonl, SignedHead};
 use crate::config::Config;
-use crate::crypto::PublicKey;
 use crate::proto::control::{Request, Response, MAX_PAGE};
 
 /// Audit log commands.
@@ -32,15 +30,31 @@ pub enum Command {
     /// Print a signed head (newest seq + hash); keep it to detect a cut-off tail later.
     Head,
     /// Verify an export offline: hashes, chain, order, signatures and optionally a saved head.
+    /// A team's export (from the API or the panel) is verified with `--team` or a saved team
+    /// head: its team chain too, and that it holds nothing of another team.
     Verify {
         /// The JSONL export.
         file: PathBuf,
         /// The audit public key: 64 hex characters or a file holding them.
         #[arg(long, value_name = "KEY")]
         pubkey: String,
-        /// A saved head: a file from `tundra audit head`, or its JSON.
+        /// A saved head: a file from `tundra audit head` or the API/panel (a team head), or
+        /// its JSON.
         #[arg(long, value_name = "HEAD")]
         head: Option<String>,
+        /// Verify a team's export: the team id its records carry.
+        #[arg(long, value_name = "TEAM_ID")]
+        team: Option<String>,
+    },
+    /// Move the records below SEQ into a new archive file and remove them from the store,
+    /// leaving an `audit.archived` anchor: the archive and the remaining log each verify.
+    Archive {
+        /// Archive the records with a lower sequence number.
+        #[arg(long, value_name = "SEQ")]
+        before: u64,
+        /// The archive file to create (refuses to overwrite).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
     },
 }
 
@@ -75,7 +89,15 @@ pub async fn run(
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Verify { file, pubkey, head } => verify(file, &pubkey, head.as_deref()),
+        Command::Verify {
+            file,
+            pubkey,
+            head,
+            team,
+        } => super::audit_verify::verify(&file, &pubkey, head.as_deref(), team.as_deref()),
+        Command::Archive { before, out } => {
+            super::audit_archive::archive(Local::connect(config()?).await?, before, &out).await
+        }
     }
 }
 
@@ -109,7 +131,12 @@ async fn export(mut local: Local, since: u64, out: Option<PathBuf>) -> anyhow::R
             sink.write_all(b"\n")?;
         }
         count += lines.len() as u64;
-        after += lines.len() as u64;
+        // Sequence numbers need not start at 1 (older records may be archived): go on after
+        // the last one received.
+        match lines.last() {
+            Some(last) => after = seq_of(last)?,
+            None => break,
+        }
         if lines.len() < MAX_PAGE as usize {
             break;
         }
@@ -121,45 +148,13 @@ async fn export(mut local: Local, since: u64, out: Option<PathBuf>) -> anyhow::R
     Ok(ExitCode::SUCCESS)
 }
 
-fn verify(file: PathBuf, pubkey: &str, head: Option<&str>) -> anyhow::Result<ExitCode> {
-    let key_text = if std::path::Path::new(pubkey).is_file() {
-        std::fs::read_to_string(pubkey).with_context(|| format!("while reading {pubkey}"))?
-    } else {
-        pubkey.to_string()
-    };
-    let key = PublicKey::from_hex(&key_text).context("--pubkey")?;
-    let head: Option<SignedHead> = match head {
-        None => None,
-        Some(h) => {
-            let text = if h.trim_start().starts_with('{') {
-                h.to_string()
-            } else {
-                std::fs::read_to_string(h).with_context(|| format!("while reading {h}"))?
-            };
-            Some(serde_json::from_str(text.trim()).context("--head is not a signed head")?)
-        }
-    };
-    let input = BufReader::new(
-        File::open(&file).with_context(|| format!("while opening {}", file.display()))?,
-    );
-    match verify_jsonl(input, &key, head.as_ref()) {
-        Ok(r) => {
-            println!(
-                "OK: records {}..{} verified (hashes, chain, order, signatures){}; last hash {}",
-                r.first,
-                r.last,
-                if r.head_checked {
-                    ", saved head matched"
-                } else {
-                    ""
-                },
-                r.last_hash
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(f) => {
-            println!("FAILED: {f}");
-            Ok(ExitCode::from(1))
-        }
+/// The `seq` of one exported line.
+pub(super) fn seq_of(line: &str) -> anyhow::Result<u64> {
+    #[derive(serde::Deserialize)]
+    struct Seq {
+        seq: u64,
     }
+    Ok(serde_json::from_str::<Seq>(line)
+        .context("the appliance sent a line that is not a record")?
+        .seq)
 }

@@ -7,6 +7,8 @@ mod acceptance;
 mod agent;
 mod agents;
 mod audit;
+mod audit_archive;
+mod audit_verify;
 mod exec;
 mod fleet;
 mod init;

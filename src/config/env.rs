@@ -50,6 +50,7 @@ pub const KEYS: &[(&str, Kind)] = &[
     ("hash_queue_timeout_ms", Kind::Int),
     ("require_two_factor", Kind::Bool),
     ("self_check_interval_secs", Kind::Int),
+    ("audit_head_interval_secs", Kind::Int),
     ("command_rate_limit_per_hour", Kind::Int),
     ("command_output_max_bytes", Kind::Int),
     ("command_queue_ttl_secs", Kind::Int),

@@ -89,6 +89,10 @@ pub struct Config {
     /// Seconds between the appliance's own security self-checks (run at start and then
     /// on this interval; results on the panel's Security page); 0 turns them off.
     pub self_check_interval_secs: u64,
+    /// Seconds between publications of each team's signed audit head (to its webhooks and the
+    /// panel), for teams whose chain moved; 0 turns the schedule off (publishing on request
+    /// still works). At least 60 otherwise.
+    pub audit_head_interval_secs: u64,
     /// Command requests one member may make in one team per hour.
     pub command_rate_limit_per_hour: u32,
     /// Bytes of stdout and stderr together kept per command (at most 16 MiB).
@@ -137,6 +141,7 @@ impl Default for Config {
             hash_queue_timeout_ms: 2000,
             require_two_factor: true,
             self_check_interval_secs: 3600,
+            audit_head_interval_secs: 3600,
             command_rate_limit_per_hour: 30,
             command_output_max_bytes: 1024 * 1024,
             command_queue_ttl_secs: 3600,
@@ -277,6 +282,12 @@ impl Config {
             if v == 0 {
                 return invalid(key, "must be greater than 0".into());
             }
+        }
+        if (1..60).contains(&self.audit_head_interval_secs) {
+            return invalid(
+                "audit_head_interval_secs",
+                "must be 0 (off) or at least 60".into(),
+            );
         }
         if self.command_output_max_bytes > MAX_COMMAND_OUTPUT_BYTES {
             return invalid(

@@ -7,6 +7,7 @@
 mod account;
 mod admin;
 mod agent_scope;
+mod audit_view;
 mod error;
 mod login;
 mod members;
@@ -21,6 +22,7 @@ mod two_factor;
 pub use account::SessionInfo;
 pub use admin::{normalize_email, Identity, UserAdded};
 pub use agent_scope::AgentScope;
+pub use audit_view::{AuditPage, AuditQuery, MAX_EXPORT_PAGE};
 pub use error::IdentityError;
 pub use login::{LoginOutcome, LoginRequest};
 pub use members::Member;

@@ -38,6 +38,21 @@ pub enum Request {
     AuditHead,
     /// The audit public key.
     AuditPubkey,
+    /// Remove the records below `before`, which the CLI has just written to an archive file
+    /// described by the other fields, if the store still holds exactly those; append the
+    /// `audit.archived` anchor.
+    AuditArchive {
+        /// Records with a lower seq are archived.
+        before: u64,
+        /// How many the file holds.
+        records: u64,
+        /// Seq of its first record.
+        first_seq: u64,
+        /// Hex hash of its last record.
+        last_hash: String,
+        /// Hex SHA-256 of the file.
+        file_sha256: String,
+    },
     /// Create an agent registration token in a team.
     RegistrationTokenAdd {
         /// The team's name.

@@ -61,6 +61,8 @@ pub enum Table {
     TeamPolicies,
     /// `team_id/name/version` → one version of an approved script.
     Scripts,
+    /// Team id → the team's last published signed audit head.
+    PublishedHeads,
 }
 
 impl Table {
@@ -91,6 +93,7 @@ impl Table {
         Table::PendingApprovals,
         Table::TeamPolicies,
         Table::Scripts,
+        Table::PublishedHeads,
     ];
 
     fn def(self) -> TableDefinition<'static, &'static str, &'static [u8]> {
@@ -120,6 +123,7 @@ impl Table {
             Table::PendingApprovals => "pending_approvals",
             Table::TeamPolicies => "team_policies",
             Table::Scripts => "scripts",
+            Table::PublishedHeads => "audit_published_heads",
         })
     }
 }

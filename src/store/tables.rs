@@ -234,6 +234,44 @@ impl ReadTx {
         Ok(out)
     }
 
+    /// Up to `limit` of `team`'s records at chain positions below `before`, newest first, as
+    /// `(position, seq, record)`. A record no longer stored (archived) is skipped.
+    #[allow(clippy::type_complexity)]
+    pub fn audit_team_before(
+        &self,
+        team: &str,
+        before: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, u64, Vec<u8>)>, StoreError> {
+        let index = self.tx.open_table(AUDIT_TEAM_INDEX)?;
+        let records = self.tx.open_table(AUDIT)?;
+        let mut out = Vec::new();
+        for row in index.range((team, 0)..(team, before))?.rev() {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = row?;
+            let seq = v.value();
+            if let Some(bytes) = records.get(seq)? {
+                out.push((k.value().1, seq, bytes.value().to_vec()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every team with an audit chain, with its chain's newest position.
+    pub fn audit_team_heads(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let t = self.tx.open_table(AUDIT_TEAM_HEADS)?;
+        let mut out = Vec::new();
+        for row in t.iter()? {
+            let team = row?.0.value().to_string();
+            if let Some((seq, _)) = team_head(&t, &team)? {
+                out.push((team, seq));
+            }
+        }
+        Ok(out)
+    }
+
     /// A sealed appliance secret.
     pub fn secret(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         get_bytes(&self.tx.open_table(SECRETS)?, name)
