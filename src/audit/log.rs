@@ -37,6 +37,7 @@ pub struct AuditLog {
     clock: SharedClock,
     hook: OnceLock<Arc<dyn AppendHook>>,
     denials: Mutex<DenialSampler>,
+    pub(super) status: super::status::ChainStatusCache,
 }
 
 /// Denials of one kind from one source recorded one by one per window; more are counted.
@@ -55,6 +56,7 @@ impl AuditLog {
             public,
             clock,
             hook: OnceLock::new(),
+            status: super::status::ChainStatusCache::new(),
             denials: Mutex::new(DenialSampler::new(
                 DENIALS_PER_WINDOW,
                 DENIAL_WINDOW_SECS,

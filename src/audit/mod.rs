@@ -34,7 +34,7 @@ pub use log::{
 };
 pub use publish::{published_head, PublishedHead};
 pub use record::{Record, GENESIS_HASH};
-pub use status::{ChainStatus, ChainStatusCache};
+pub use status::ChainStatus;
 pub use team_chain::{backfill_team_heads, TeamHead};
 pub use verify::{verify_jsonl, Problem, VerifyFailure, VerifyReport};
 pub use verify_team::{verify_team_jsonl, TeamVerifyReport};

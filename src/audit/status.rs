@@ -86,8 +86,8 @@ impl AuditLog {
         &self,
         store: &Store,
         team: &TeamId,
-        cache: &ChainStatusCache,
     ) -> Result<ChainStatus, AuditError> {
+        let cache = &self.status;
         let key = self.public_key();
         let mut done = cache.get(&team.0);
         // Archiving removes the oldest records; a remembered start that is gone means start over.

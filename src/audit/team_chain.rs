@@ -1,12 +1,17 @@
 //! Team chains: each team's records also form a chain of their own (`team_seq`,
 //! `team_prev_hash`, both covered by the record's hash and signature), so a team's export
 //! verifies offline — nothing dropped, inserted or reordered, and with a saved team head
-//! nothing cut off — while holding nothing of any other team.
+//! nothing cut off — while holding no record of any other team.
 //!
 //! Why not export the appliance-wide chain with other teams' records redacted to their
-//! hashes? That would still tell every team how busy the others are, record by record and
-//! when. A team chain reveals nothing about other teams; the price is one small head per team
-//! in the store, moved in the same transaction as the record.
+//! hashes? Every team's export would then carry one placeholder per foreign record, with its
+//! place in time. A team chain carries no foreign record at all. What a team's export still
+//! shows of the rest of the appliance is what each of its own records' signatures cover: the
+//! appliance-wide `seq` and `prev_hash`. So a team can tell how many records the appliance
+//! wrote between two of its own, and see the bare hash of the record just before each of its
+//! own — a count and opaque digests, never another team's id, actor, action, target or
+//! detail. The price of the design is one small head per team in the store, moved in the same
+//! transaction as the record.
 
 use serde::{Deserialize, Serialize};
 

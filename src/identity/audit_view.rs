@@ -8,8 +8,7 @@ use super::admin::Identity;
 use super::error::IdentityError;
 use super::session::Principal;
 use crate::audit::{
-    published_head, team_export_page, AuditContext, ChainStatus, ChainStatusCache, PublishedHead,
-    Record, TeamHead,
+    published_head, team_export_page, AuditContext, ChainStatus, PublishedHead, Record, TeamHead,
 };
 use crate::clock::parse_rfc3339;
 use crate::crypto::PublicKey;
@@ -150,14 +149,10 @@ impl Identity {
     }
 
     /// Whether the team's stored chain verifies (checking only what is new since the last
-    /// look remembered in `cache`).
-    pub fn audit_chain_status(
-        &self,
-        p: &Principal,
-        cache: &ChainStatusCache,
-    ) -> Result<ChainStatus, IdentityError> {
+    /// look).
+    pub fn audit_chain_status(&self, p: &Principal) -> Result<ChainStatus, IdentityError> {
         Self::check_view(p)?;
-        Ok(self.audit.team_chain_status(&self.store, p.team(), cache)?)
+        Ok(self.audit.team_chain_status(&self.store, p.team())?)
     }
 
     /// The team's records matching `q`, newest first, one page.

@@ -10,6 +10,7 @@ mod agent_commands;
 mod agents;
 mod approvals;
 mod assets;
+mod audit;
 mod chart;
 mod command_list;
 mod command_page;
@@ -109,6 +110,11 @@ pub fn routes(panel: Arc<Panel>) -> Router {
             get(policy_editor::show).post(policy_editor::save),
         )
         .route("/policy/preview", post(policy_editor::preview))
+        .route("/audit", get(audit::show))
+        .route("/audit/head", post(audit::publish))
+        .route("/audit/head.json", get(audit::head))
+        .route("/audit/export.jsonl", get(audit::export))
+        .route("/audit/pubkey", get(audit::pubkey))
         .route("/enroll", get(enroll::show).post(enroll::create))
         .route("/enroll/{id}/revoke", post(enroll::revoke))
         .route("/security", get(security::show))

@@ -14,6 +14,7 @@ mod api_tokens;
 mod architecture;
 mod audit_chain;
 mod audit_denials;
+mod audit_surfaces;
 mod auth_flow;
 mod break_glass;
 mod cli_local;
