@@ -116,16 +116,7 @@ async fn export(mut local: Local, since: u64, out: Option<PathBuf>) -> anyhow::R
     let mut after = since.saturating_sub(1);
     let mut count = 0u64;
     loop {
-        let lines = match local
-            .request(Request::AuditExport {
-                after,
-                limit: MAX_PAGE,
-            })
-            .await?
-        {
-            Response::AuditPage { lines } => lines,
-            other => bail!("unexpected answer: {other:?}"),
-        };
+        let lines = page(&mut local, after).await?;
         for line in &lines {
             sink.write_all(line.as_bytes())?;
             sink.write_all(b"\n")?;
@@ -157,4 +148,18 @@ pub(super) fn seq_of(line: &str) -> anyhow::Result<u64> {
     Ok(serde_json::from_str::<Seq>(line)
         .context("the appliance sent a line that is not a record")?
         .seq)
+}
+
+/// One page of the whole log: up to [`MAX_PAGE`] records after seq `after`.
+pub(super) async fn page(local: &mut Local, after: u64) -> anyhow::Result<Vec<String>> {
+    match local
+        .request(Request::AuditExport {
+            after,
+            limit: MAX_PAGE,
+        })
+        .await?
+    {
+        Response::AuditPage { lines } => Ok(lines),
+        other => bail!("unexpected answer: {other:?}"),
+    }
 }

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use sha2::{Digest, Sha256};
 
-use super::audit::seq_of;
+use super::audit::{page, seq_of};
 use super::local::Local;
 use crate::audit::verify_jsonl;
 use crate::crypto::PublicKey;
@@ -59,16 +59,7 @@ async fn write_records(local: &mut Local, before: u64, file: File) -> anyhow::Re
     };
     let mut after = 0;
     'pages: loop {
-        let lines = match local
-            .request(Request::AuditExport {
-                after,
-                limit: MAX_PAGE,
-            })
-            .await?
-        {
-            Response::AuditPage { lines } => lines,
-            other => bail!("unexpected answer: {other:?}"),
-        };
+        let lines = page(local, after).await?;
         for line in &lines {
             let seq = seq_of(line)?;
             if seq >= before {

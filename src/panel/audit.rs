@@ -276,10 +276,7 @@ pub async fn export(
 }
 
 /// `GET /audit/pubkey`: the audit public key as a file.
-pub async fn pubkey(
-    State(panel): State<Arc<Panel>>,
-    Authed(_p): Authed<Principal>,
-) -> Response {
+pub async fn pubkey(State(panel): State<Arc<Panel>>, Authed(_p): Authed<Principal>) -> Response {
     let hex = panel.identity.audit_public_key().to_hex();
     download(
         "text/plain; charset=utf-8",

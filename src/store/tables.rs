@@ -3,7 +3,7 @@
 //! Values that hold secrets are stored as sealed bytes (see `crypto::seal`); this module
 //! never sees their plaintext.
 
-use redb::{ReadableTable, TableDefinition};
+use redb::{AccessGuard, ReadableTable, TableDefinition};
 
 use super::{ReadTx, StoreError, WriteTx};
 
@@ -216,22 +216,11 @@ impl ReadTx {
         limit: usize,
     ) -> Result<Vec<(u64, u64, Vec<u8>)>, StoreError> {
         let index = self.tx.open_table(AUDIT_TEAM_INDEX)?;
-        let records = self.tx.open_table(AUDIT)?;
-        let mut out = Vec::new();
         let Some(start) = after.checked_add(1) else {
-            return Ok(out);
+            return Ok(Vec::new());
         };
-        for row in index.range((team, start)..=(team, u64::MAX))? {
-            if out.len() >= limit {
-                break;
-            }
-            let (k, v) = row?;
-            let seq = v.value();
-            if let Some(bytes) = records.get(seq)? {
-                out.push((k.value().1, seq, bytes.value().to_vec()));
-            }
-        }
-        Ok(out)
+        let rows = index.range((team, start)..=(team, u64::MAX))?;
+        team_records(&self.tx.open_table(AUDIT)?, rows, limit)
     }
 
     /// Up to `limit` of `team`'s records at chain positions below `before`, newest first, as
@@ -244,19 +233,8 @@ impl ReadTx {
         limit: usize,
     ) -> Result<Vec<(u64, u64, Vec<u8>)>, StoreError> {
         let index = self.tx.open_table(AUDIT_TEAM_INDEX)?;
-        let records = self.tx.open_table(AUDIT)?;
-        let mut out = Vec::new();
-        for row in index.range((team, 0)..(team, before))?.rev() {
-            if out.len() >= limit {
-                break;
-            }
-            let (k, v) = row?;
-            let seq = v.value();
-            if let Some(bytes) = records.get(seq)? {
-                out.push((k.value().1, seq, bytes.value().to_vec()));
-            }
-        }
-        Ok(out)
+        let rows = index.range((team, 0)..(team, before))?.rev();
+        team_records(&self.tx.open_table(AUDIT)?, rows, limit)
     }
 
     /// Every team with an audit chain, with its chain's newest position.
@@ -281,6 +259,33 @@ impl ReadTx {
     pub fn public(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         get_bytes(&self.tx.open_table(PUBLIC)?, name)
     }
+}
+
+/// Up to `limit` of the records an index range points at, as `(position, seq, record)`;
+/// entries whose record is gone (archived) are skipped.
+#[allow(clippy::type_complexity)]
+fn team_records<'a>(
+    records: &impl ReadableTable<u64, &'static [u8]>,
+    rows: impl Iterator<
+        Item = Result<
+            (AccessGuard<'a, (&'static str, u64)>, AccessGuard<'a, u64>),
+            redb::StorageError,
+        >,
+    >,
+    limit: usize,
+) -> Result<Vec<(u64, u64, Vec<u8>)>, StoreError> {
+    let mut out = Vec::new();
+    for row in rows {
+        if out.len() >= limit {
+            break;
+        }
+        let (k, v) = row?;
+        let seq = v.value();
+        if let Some(bytes) = records.get(seq)? {
+            out.push((k.value().1, seq, bytes.value().to_vec()));
+        }
+    }
+    Ok(out)
 }
 
 fn team_head<T: ReadableTable<&'static str, &'static [u8]>>(

@@ -75,7 +75,11 @@ pub async fn verify(dir: &Path, file: &Path, pubkey: &Path, extra: &[&str]) -> (
 }
 
 fn write_lines(path: &Path, lines: &[String]) {
-    std::fs::write(path, lines.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+    std::fs::write(
+        path,
+        lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
+    )
+    .unwrap();
 }
 
 async fn team_of(b: &Browser) -> String {
@@ -111,7 +115,10 @@ async fn a_teams_export_verifies_offline_and_holds_nothing_of_another_team() {
     assert!(theirs.len() >= 4);
     // Of another team's records, only a hash can show up, and only as the appliance-wide
     // `prev_hash` of the Ops record written right after it: no team, actor, target or detail.
-    let ours: Vec<Value> = lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let ours: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     for line in &theirs {
         let r: Value = serde_json::from_str(line).unwrap();
         assert_eq!(r["team"], other.as_str());
@@ -198,7 +205,8 @@ async fn heads_are_published_on_request_and_on_the_schedule() {
     let (a, ada, oscar) = two_teams().await;
     let other_id = team_of(&oscar).await;
     let vera = login(&a, "vera@example.com").await;
-    let (status, _) = status_and_body(vera.post_json("/api/v1/audit-log/head", json!({})).await).await;
+    let (status, _) =
+        status_and_body(vera.post_json("/api/v1/audit-log/head", json!({})).await).await;
     assert_eq!(status, 403, "viewers cannot publish");
 
     let (status, published) =
@@ -244,5 +252,8 @@ async fn heads_are_published_on_request_and_on_the_schedule() {
     let round = upkeep.rounds();
     upkeep.wake();
     upkeep.wait_for_rounds(round + 1).await;
-    assert_eq!(published_head(&core.store, &other).unwrap().unwrap(), theirs);
+    assert_eq!(
+        published_head(&core.store, &other).unwrap().unwrap(),
+        theirs
+    );
 }

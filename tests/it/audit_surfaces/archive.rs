@@ -49,10 +49,21 @@ async fn archive_round_trip_keeps_every_part_verifiable() {
     let archive = dir.path().join("archive-1.jsonl");
     let arg = archive.to_str().unwrap();
     let out = a
-        .cli(&["audit", "archive", "--before", &before.to_string(), "--out", arg])
+        .cli(&[
+            "audit",
+            "archive",
+            "--before",
+            &before.to_string(),
+            "--out",
+            arg,
+        ])
         .await;
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("wrote 1199 records"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("wrote 1199 records"),
+        "{}",
+        stderr(&out)
+    );
     let mode = std::fs::metadata(&archive).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
     assert!(!dir.path().join("archive-1.jsonl.partial").exists());
@@ -69,12 +80,16 @@ async fn archive_round_trip_keeps_every_part_verifiable() {
     assert_eq!(anchor["action"], "audit.archived");
     assert_eq!(anchor["seq"], total + 1);
     assert_eq!(anchor["detail"]["records"], 1199);
-    let digest = hex::encode(tundra::crypto::digest::sha256(&std::fs::read(&archive).unwrap()));
+    let digest = hex::encode(tundra::crypto::digest::sha256(
+        &std::fs::read(&archive).unwrap(),
+    ));
     assert_eq!(anchor["detail"]["file_sha256"], digest.as_str());
 
     // `audit export` pages correctly past the gap (the log no longer starts at 1).
     let rest = dir.path().join("rest.jsonl");
-    let out = a.cli(&["audit", "export", "--out", rest.to_str().unwrap()]).await;
+    let out = a
+        .cli(&["audit", "export", "--out", rest.to_str().unwrap()])
+        .await;
     assert!(out.status.success(), "{}", stderr(&out));
     let rest_text = std::fs::read_to_string(&rest).unwrap();
     assert_eq!(rest_text.lines().count() as u64, total + 1 - before + 1);
@@ -87,7 +102,10 @@ async fn archive_round_trip_keeps_every_part_verifiable() {
     std::fs::write(&whole, format!("{archived_text}{rest_text}")).unwrap();
     let (code, text) = verify(&a.data_dir(), &whole, &pubkey, &[]).await;
     assert_eq!(code, 0, "{text}");
-    assert!(text.contains(&format!("records 1..{}", total + 1)), "{text}");
+    assert!(
+        text.contains(&format!("records 1..{}", total + 1)),
+        "{text}"
+    );
 
     // A tampered archive is caught, naming the record.
     let tampered = archived_text.replacen("filler-7\"", "filler-8\"", 1);
@@ -110,7 +128,14 @@ async fn archive_round_trip_keeps_every_part_verifiable() {
     // A second archive continues from the anchor.
     let second = dir.path().join("archive-2.jsonl");
     let out = a
-        .cli(&["audit", "archive", "--before", "2000", "--out", second.to_str().unwrap()])
+        .cli(&[
+            "audit",
+            "archive",
+            "--before",
+            "2000",
+            "--out",
+            second.to_str().unwrap(),
+        ])
         .await;
     assert!(out.status.success(), "{}", stderr(&out));
     let (code, text) = verify(&a.data_dir(), &second, &pubkey, &[]).await;
@@ -129,13 +154,17 @@ async fn a_refused_archive_removes_nothing() {
     let out_path = dir.path().join("a.jsonl");
     let arg = out_path.to_str().unwrap();
     for (before, why) in [(past.as_str(), "newest record"), ("1", "above 1")] {
-        let out = a.cli(&["audit", "archive", "--before", before, "--out", arg]).await;
+        let out = a
+            .cli(&["audit", "archive", "--before", before, "--out", arg])
+            .await;
         assert!(!out.status.success());
         assert!(stderr(&out).contains(why), "{}", stderr(&out));
         assert!(!out_path.exists(), "no file left behind");
     }
     std::fs::write(&out_path, "keep me").unwrap();
-    let out = a.cli(&["audit", "archive", "--before", "5", "--out", arg]).await;
+    let out = a
+        .cli(&["audit", "archive", "--before", "5", "--out", arg])
+        .await;
     assert!(!out.status.success());
     assert!(stderr(&out).contains("exists"), "{}", stderr(&out));
     assert_eq!(std::fs::read_to_string(&out_path).unwrap(), "keep me");
@@ -153,7 +182,14 @@ async fn archiving_keeps_the_store_file_from_growing() {
         let before = (last_seq(&a) + 1).to_string();
         let out_path = dir.path().join(format!("a{round}.jsonl"));
         let out = a
-            .cli(&["audit", "archive", "--before", &before, "--out", out_path.to_str().unwrap()])
+            .cli(&[
+                "audit",
+                "archive",
+                "--before",
+                &before,
+                "--out",
+                out_path.to_str().unwrap(),
+            ])
             .await;
         assert!(out.status.success(), "{}", stderr(&out));
         sizes.push(std::fs::metadata(&db).unwrap().len());

@@ -47,7 +47,10 @@ async fn the_page_filters_pages_and_shows_a_verified_chain() {
         .unwrap()
         .replace("&#x2f;", "/")
         .replace("&amp;", "&");
-    assert!(next.starts_with("/audit?") && next.contains("before="), "{next}");
+    assert!(
+        next.starts_with("/audit?") && next.contains("before="),
+        "{next}"
+    );
     let (status, older) = page(&ada, &next).await;
     assert_eq!(status, 200);
     let total = export(&ada, 1000).await.len();
@@ -66,7 +69,10 @@ async fn the_page_filters_pages_and_shows_a_verified_chain() {
     assert!(html.contains("No records match."));
     let (status, html) = page(&ada, "/audit?from=yesterday").await;
     assert_eq!(status, 400);
-    assert!(html.contains("From: &quot;yesterday&quot; is not a date and time like"), "{html}");
+    assert!(
+        html.contains("From: &quot;yesterday&quot; is not a date and time like"),
+        "{html}"
+    );
 }
 
 #[tokio::test]
@@ -77,7 +83,11 @@ async fn publishing_and_downloads_from_the_page() {
     let res = ada.post_form("/audit/head", &[]).await;
     assert_eq!(res.status(), 303);
     let (_, html) = page(&ada, "/audit?done=published").await;
-    assert!(html.contains("The team&#x27;s head was published") || html.contains("The team's head was published"), "{html}");
+    assert!(
+        html.contains("The team&#x27;s head was published")
+            || html.contains("The team's head was published"),
+        "{html}"
+    );
     assert!(html.contains("on request"));
     assert!(html.contains("<code>audit.head_published</code>"));
 
@@ -105,9 +115,18 @@ async fn publishing_and_downloads_from_the_page() {
     let head = dir.path().join("head.json");
     let head_text = ada.get("/audit/head.json").await.text().await.unwrap();
     let parsed: Value = serde_json::from_str(&head_text).unwrap();
-    assert_eq!(parsed["team_seq"].as_u64().unwrap() as usize, body.lines().count());
+    assert_eq!(
+        parsed["team_seq"].as_u64().unwrap() as usize,
+        body.lines().count()
+    );
     std::fs::write(&head, head_text).unwrap();
-    let (code, out) = verify(&a.data_dir(), &file, &key, &["--head", head.to_str().unwrap()]).await;
+    let (code, out) = verify(
+        &a.data_dir(),
+        &file,
+        &key,
+        &["--head", head.to_str().unwrap()],
+    )
+    .await;
     assert_eq!(code, 0, "{out}");
 }
 
