@@ -45,3 +45,4 @@ pub mod proto;
 pub mod rendezvous;
 pub mod store;
 pub mod web;
+pub mod webhooks;

@@ -258,6 +258,10 @@ async fn run_until(
         )),
         tokio::spawn(commands::schedule(Arc::clone(&commands), stop_rx.clone())),
         tokio::spawn(audit_upkeep(Arc::clone(&core), stop_rx.clone())),
+        tokio::spawn(crate::webhooks::schedule(
+            Arc::clone(&core.webhooks),
+            stop_rx.clone(),
+        )),
         tokio::spawn(fleet_upkeep(Arc::clone(&core), Arc::clone(&hub), stop_rx)),
     ];
     let revocations = tokio::spawn(Arc::clone(&hub).follow_revocations());

@@ -10,12 +10,16 @@ use std::path::{Path, PathBuf};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-pub use env::{Kind, KEYS, NON_CONFIG_ENV};
+pub use env::{Kind, ALIASES, KEYS, NON_CONFIG_ENV};
 
 /// The most output one command may keep, whatever the config says.
 pub const MAX_COMMAND_OUTPUT_BYTES: u64 = 16 * 1024 * 1024;
 /// The longest a command may run.
 pub const MAX_COMMAND_TIMEOUT_SECS: u32 = 86_400;
+/// The longest a webhook delivery attempt may take.
+pub const MAX_WEBHOOK_TIMEOUT_SECS: u64 = 120;
+/// The most attempts one webhook delivery may get.
+pub const MAX_WEBHOOK_ATTEMPTS: u32 = 50;
 
 /// The appliance's configuration. Field docs are the reference for `README.md`'s table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -97,6 +101,21 @@ pub struct Config {
     pub command_queue_ttl_secs: u64,
     /// Seconds a command may run when the request names no `timeout_s`.
     pub command_default_timeout_secs: u32,
+    /// Webhooks may use `http://` to a loopback address (a receiver on the appliance's own
+    /// host); every other webhook must use `https://`. Env alias:
+    /// `TUNDRA_WEBHOOKS_ALLOW_LOOPBACK_HTTP`.
+    pub webhook_allow_loopback_http: bool,
+    /// Webhooks may target private, loopback and link-local addresses (RFC 1918, CGNAT,
+    /// ULA, 169.254/16 …). Off by default: a webhook is a request the appliance makes on a
+    /// team's behalf and must not reach its internal network.
+    pub webhook_allow_private_targets: bool,
+    /// Seconds one webhook delivery attempt may take (connect, TLS, answer).
+    pub webhook_timeout_secs: u64,
+    /// Attempts per delivery (with exponential backoff) before it is dead-lettered.
+    pub webhook_max_attempts: u32,
+    /// PEM file of extra root certificates webhook receivers may chain to (a private CA),
+    /// trusted besides the system's roots.
+    pub webhook_ca_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -141,6 +160,11 @@ impl Default for Config {
             command_output_max_bytes: 1024 * 1024,
             command_queue_ttl_secs: 3600,
             command_default_timeout_secs: 300,
+            webhook_allow_loopback_http: false,
+            webhook_allow_private_targets: false,
+            webhook_timeout_secs: 10,
+            webhook_max_attempts: 8,
+            webhook_ca_file: None,
         }
     }
 }
@@ -273,6 +297,8 @@ impl Config {
                 "command_default_timeout_secs",
                 u64::from(self.command_default_timeout_secs),
             ),
+            ("webhook_timeout_secs", self.webhook_timeout_secs),
+            ("webhook_max_attempts", u64::from(self.webhook_max_attempts)),
         ] {
             if v == 0 {
                 return invalid(key, "must be greater than 0".into());
@@ -289,6 +315,24 @@ impl Config {
                 "command_default_timeout_secs",
                 format!("must be at most {MAX_COMMAND_TIMEOUT_SECS} (one day)"),
             );
+        }
+        if self.webhook_timeout_secs > MAX_WEBHOOK_TIMEOUT_SECS {
+            return invalid(
+                "webhook_timeout_secs",
+                format!("must be at most {MAX_WEBHOOK_TIMEOUT_SECS}"),
+            );
+        }
+        if self.webhook_max_attempts > MAX_WEBHOOK_ATTEMPTS {
+            return invalid(
+                "webhook_max_attempts",
+                format!("must be at most {MAX_WEBHOOK_ATTEMPTS}"),
+            );
+        }
+        if let Some(path) = &self.webhook_ca_file {
+            webhook_roots(path).map_err(|message| ConfigError::Invalid {
+                key: "webhook_ca_file",
+                message,
+            })?;
         }
         Ok(())
     }
@@ -336,6 +380,21 @@ impl Config {
         }
         names
     }
+}
+
+/// The certificates of the PEM file `path` (at least one), as `webhook_ca_file` names it.
+pub fn webhook_roots(
+    path: &Path,
+) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, String> {
+    use rustls_pki_types::pem::PemObject;
+    let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let certs = rustls_pki_types::CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{}: not PEM certificates ({e})", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{}: holds no certificate", path.display()));
+    }
+    Ok(certs)
 }
 
 /// Parses `major.minor.patch` (a pre-release suffix after `-` is ignored).

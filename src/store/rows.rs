@@ -61,6 +61,14 @@ pub enum Table {
     TeamPolicies,
     /// `team_id/name/version` → one version of an approved script.
     Scripts,
+    /// `team_id/webhook_id` → a webhook (its secret sealed).
+    Webhooks,
+    /// `team_id/webhook_id/delivery_id` → one delivery with its attempt log (delivery ids
+    /// sort by creation, so a webhook's log reads oldest first).
+    WebhookDeliveries,
+    /// `due ms (zero-padded)/team_id/webhook_id/delivery_id` → nothing: the outbox of
+    /// deliveries still to attempt, soonest first.
+    WebhookOutbox,
 }
 
 impl Table {
@@ -91,6 +99,9 @@ impl Table {
         Table::PendingApprovals,
         Table::TeamPolicies,
         Table::Scripts,
+        Table::Webhooks,
+        Table::WebhookDeliveries,
+        Table::WebhookOutbox,
     ];
 
     fn def(self) -> TableDefinition<'static, &'static str, &'static [u8]> {
@@ -120,6 +131,9 @@ impl Table {
             Table::PendingApprovals => "pending_approvals",
             Table::TeamPolicies => "team_policies",
             Table::Scripts => "scripts",
+            Table::Webhooks => "webhooks",
+            Table::WebhookDeliveries => "webhook_deliveries",
+            Table::WebhookOutbox => "webhook_outbox",
         })
     }
 }
