@@ -17,6 +17,7 @@ mod registration_tokens;
 mod scripts;
 mod tokens;
 mod users;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -32,6 +33,7 @@ use crate::commands::Commands;
 use crate::fleet::Fleet;
 use crate::identity::Identity;
 use crate::rendezvous::Hub;
+use crate::webhooks::Webhooks;
 
 /// What the API handlers use.
 pub struct ApiState {
@@ -43,6 +45,8 @@ pub struct ApiState {
     pub hub: Arc<Hub>,
     /// The command pipeline.
     pub commands: Arc<Commands>,
+    /// Per-team webhooks.
+    pub webhooks: Arc<Webhooks>,
     /// The clock.
     pub clock: SharedClock,
     /// The public origin agents enroll with (`--server` of the enroll command).
@@ -127,6 +131,11 @@ pub fn routes(state: Arc<ApiState>) -> Router {
         .routes(routes!(policy::preview))
         .routes(routes!(scripts::list, scripts::approve))
         .routes(routes!(scripts::versions, scripts::retire))
+        .routes(routes!(webhooks::list, webhooks::create))
+        .routes(routes!(webhooks::delete))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::test))
+        .routes(routes!(webhooks::retry))
         .with_state(state)
         .split_for_parts();
     let document = Arc::new(openapi.to_pretty_json().unwrap_or_default());

@@ -173,6 +173,7 @@ async fn run_until(
         fleet: Arc::clone(&core.fleet),
         hub: Arc::clone(&hub),
         commands: Arc::clone(&commands),
+        webhooks: Arc::clone(&core.webhooks),
         clock: core.clock.clone(),
         enroll_server: config.public_origin(),
     });
