@@ -250,7 +250,6 @@ pub async fn retry(
     Path((id, delivery)): Path<(String, String)>,
 ) -> Result<Response, HttpError> {
     let ctx = principal.request_context(request_id, peer);
-    let d =
-        webhooks_blocking(&api, move |w| w.retry(&principal, &ctx, &id, &delivery)).await?;
+    let d = webhooks_blocking(&api, move |w| w.retry(&principal, &ctx, &id, &delivery)).await?;
     Ok((StatusCode::ACCEPTED, Json(DeliveryView::from(&d))).into_response())
 }

@@ -157,6 +157,7 @@ async fn run_until(
         commands: Arc::clone(&commands),
         enroll_server: config.public_origin(),
         security: checks.clone(),
+        webhooks: Arc::clone(&core.webhooks),
     });
     let https_policy = Arc::new(WebPolicy {
         allowed_hosts: Some(

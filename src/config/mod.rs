@@ -3,6 +3,7 @@
 //! never silently ignored.
 
 mod env;
+mod webhook;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,15 +12,12 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 pub use env::{Kind, ALIASES, KEYS, NON_CONFIG_ENV};
+pub use webhook::{webhook_roots, MAX_WEBHOOK_ATTEMPTS, MAX_WEBHOOK_TIMEOUT_SECS};
 
 /// The most output one command may keep, whatever the config says.
 pub const MAX_COMMAND_OUTPUT_BYTES: u64 = 16 * 1024 * 1024;
 /// The longest a command may run.
 pub const MAX_COMMAND_TIMEOUT_SECS: u32 = 86_400;
-/// The longest a webhook delivery attempt may take.
-pub const MAX_WEBHOOK_TIMEOUT_SECS: u64 = 120;
-/// The most attempts one webhook delivery may get.
-pub const MAX_WEBHOOK_ATTEMPTS: u32 = 50;
 
 /// The appliance's configuration. Field docs are the reference for `README.md`'s table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -316,24 +314,7 @@ impl Config {
                 format!("must be at most {MAX_COMMAND_TIMEOUT_SECS} (one day)"),
             );
         }
-        if self.webhook_timeout_secs > MAX_WEBHOOK_TIMEOUT_SECS {
-            return invalid(
-                "webhook_timeout_secs",
-                format!("must be at most {MAX_WEBHOOK_TIMEOUT_SECS}"),
-            );
-        }
-        if self.webhook_max_attempts > MAX_WEBHOOK_ATTEMPTS {
-            return invalid(
-                "webhook_max_attempts",
-                format!("must be at most {MAX_WEBHOOK_ATTEMPTS}"),
-            );
-        }
-        if let Some(path) = &self.webhook_ca_file {
-            webhook_roots(path).map_err(|message| ConfigError::Invalid {
-                key: "webhook_ca_file",
-                message,
-            })?;
-        }
+        webhook::validate(self)?;
         Ok(())
     }
 
@@ -380,21 +361,6 @@ impl Config {
         }
         names
     }
-}
-
-/// The certificates of the PEM file `path` (at least one), as `webhook_ca_file` names it.
-pub fn webhook_roots(
-    path: &Path,
-) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, String> {
-    use rustls_pki_types::pem::PemObject;
-    let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let certs = rustls_pki_types::CertificateDer::pem_slice_iter(&pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("{}: not PEM certificates ({e})", path.display()))?;
-    if certs.is_empty() {
-        return Err(format!("{}: holds no certificate", path.display()));
-    }
-    Ok(certs)
 }
 
 /// Parses `major.minor.patch` (a pre-release suffix after `-` is ignored).

@@ -134,6 +134,13 @@ pub fn check_addr(rules: TargetRules, scheme: Scheme, ip: IpAddr) -> Result<(), 
 /// that mixes public and internal addresses is no safer than its worst one) or when it
 /// resolves to nothing.
 pub async fn resolve(rules: TargetRules, target: &Target) -> Result<Vec<SocketAddr>, String> {
+    if target.scheme == Scheme::Http && !rules.allow_loopback_http {
+        return Err(
+            "must use https:// (http:// is only allowed to a loopback address, \
+             with webhook_allow_loopback_http)"
+                .into(),
+        );
+    }
     let addrs: Vec<SocketAddr> = match target.host.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, target.port)],
         Err(_) => tokio::net::lookup_host((target.host.as_str(), target.port))

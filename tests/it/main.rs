@@ -37,5 +37,5 @@ mod redirect;
 mod tls;
 mod token_scope;
 mod two_factor;
-mod webhooks;
 mod users_api;
+mod webhooks;

@@ -155,7 +155,10 @@ pub async fn advance_and_deliver(a: &Appliance, secs: i64) -> tundra::webhooks::
 
 /// An appliance with the usual two teams whose webhooks may reach `r` (loopback), trusting
 /// its certificate.
-pub async fn appliance_for(r: &Receiver, tweak: impl FnOnce(&mut tundra::config::Config)) -> Appliance {
+pub async fn appliance_for(
+    r: &Receiver,
+    tweak: impl FnOnce(&mut tundra::config::Config),
+) -> Appliance {
     let ca = r.ca.clone();
     crate::commands_api::team(move |c| {
         c.webhook_allow_private_targets = true;

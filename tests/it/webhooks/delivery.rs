@@ -71,7 +71,10 @@ async fn a_failing_receiver_gets_the_delivery_on_the_third_attempt_after_backoff
         assert_eq!(got["path"], "/hook");
         assert_eq!(got["body"]["event"], "script.approved");
         assert_eq!(got["body"]["delivery"], third["id"]);
-        assert_eq!(got["body"]["record"], record, "the record exactly as exported");
+        assert_eq!(
+            got["body"]["record"], record,
+            "the record exactly as exported"
+        );
     }
     // Each attempt is signed at its own time (the clock moved 30 s).
     let t = |i: usize| seen[i]["t"].as_str().unwrap().parse::<i64>().unwrap();
@@ -103,7 +106,9 @@ async fn a_delivery_pending_across_a_restart_lands_exactly_once() {
     assert_eq!(seen.len(), 2, "{seen:?}");
     let ok: Vec<&Value> = seen.iter().filter(|s| s["answered"] == 200).collect();
     assert_eq!(ok.len(), 1);
-    assert!(seen.iter().all(|s| s["delivery"] == first["id"] && s["valid"] == true));
+    assert!(seen
+        .iter()
+        .all(|s| s["delivery"] == first["id"] && s["valid"] == true));
     // Nothing else becomes due later.
     assert_eq!(advance_and_deliver(&a, 7200).await.attempted, 0);
     assert_eq!(r.seen().len(), 2);
@@ -136,11 +141,13 @@ async fn a_dead_letter_is_retried_from_the_api_and_lands() {
     assert_eq!(statuses(&landed), [500, 500, 200]);
     let (s, v) = call(&ada, &a, Method::POST, &path, None).await;
     assert_eq!(s, 409, "only dead letters are retried: {v}");
-    assert!(eventually(|| {
-        let n = crate::commands_api::records(&a, "webhook.delivery_retried").len();
-        (n == 1).then_some(true)
-    })
-    .await);
+    assert!(
+        eventually(|| {
+            let n = crate::commands_api::records(&a, "webhook.delivery_retried").len();
+            (n == 1).then_some(true)
+        })
+        .await
+    );
 }
 
 #[tokio::test]
@@ -151,7 +158,14 @@ async fn a_test_delivery_goes_to_that_webhook_only_whatever_its_filter() {
     let ada = login(&a, "ada@example.com").await;
     let id = create_for(&ada, &a, &r).await;
     create_for(&ada, &a, &other).await;
-    let (s, v) = call(&ada, &a, Method::POST, &format!("/api/v1/webhooks/{id}/test"), None).await;
+    let (s, v) = call(
+        &ada,
+        &a,
+        Method::POST,
+        &format!("/api/v1/webhooks/{id}/test"),
+        None,
+    )
+    .await;
     assert_eq!(s, 202, "{v}");
     assert_eq!(v["event"], "webhook.test");
     let got = eventually(|| r.seen().pop()).await;

@@ -45,13 +45,22 @@ async fn targets_the_appliance_may_not_reach_are_refused_and_nothing_is_stored()
     let (s, v) = create(&ada, &a, "https://localhost/in", &["*"]).await;
     assert_eq!(s, 400);
     assert!(
-        v["error"]["message"].as_str().unwrap().contains("localhost resolves to"),
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("localhost resolves to"),
         "{v}"
     );
     for events in [&[][..], &["nosuch.event"][..], &["command*"][..]] {
         let (s, v) = create(&ada, &a, "https://93.184.216.34/in", events).await;
         assert_eq!(s, 400, "{events:?}: {v}");
-        assert!(v["error"]["message"].as_str().unwrap().starts_with("events: "), "{v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("events: "),
+            "{v}"
+        );
     }
     assert_eq!(stored_webhooks(&a), 0);
     assert!(records(&a, "webhook.created").is_empty());
@@ -63,7 +72,11 @@ async fn http_to_loopback_only_with_its_setting() {
     let ada = login(&a, "ada@example.com").await;
     let (s, v) = create(&ada, &a, "http://127.0.0.1:9/in", &["audit.*"]).await;
     assert_eq!(s, 201, "{v}");
-    for url in ["http://10.0.0.1/in", "https://127.0.0.1/in", "http://93.184.216.34/in"] {
+    for url in [
+        "http://10.0.0.1/in",
+        "https://127.0.0.1/in",
+        "http://93.184.216.34/in",
+    ] {
         let (s, v) = create(&ada, &a, url, &["*"]).await;
         assert_eq!(s, 400, "{url}: {v}");
     }
@@ -81,7 +94,10 @@ async fn a_target_allowed_at_creation_is_checked_again_at_delivery() {
     approve_script(&ada, &a, "hello").await;
     let d = attempts(&ada, &a, &id, 1).await;
     let error = d["attempts"][0]["error"].as_str().unwrap();
-    assert!(error.starts_with("refused: localhost resolves to"), "{error}");
+    assert!(
+        error.starts_with("refused: localhost resolves to"),
+        "{error}"
+    );
     assert!(error.contains("loopback"), "{error}");
     assert_eq!(d["attempts"][0]["status"], Value::Null);
     assert_eq!(d["state"], "pending");
@@ -103,11 +119,20 @@ async fn only_committed_matching_records_are_delivered() {
     let (s, _) = call(&ada, &a, Method::POST, "/api/v1/auth/logout", None).await;
     assert_eq!(s, 204);
     let ada = login(&a, "ada@example.com").await;
-    assert!(log(&ada, &a, &id).await["deliveries"].as_array().unwrap().is_empty());
+    assert!(log(&ada, &a, &id).await["deliveries"]
+        .as_array()
+        .unwrap()
+        .is_empty());
     approve_script(&ada, &a, "hello").await;
     let d = attempts(&ada, &a, &id, 1).await;
     assert_eq!(d["state"], "delivered");
-    assert_eq!(log(&ada, &a, &id).await["deliveries"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        log(&ada, &a, &id).await["deliveries"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(r.seen().len(), 1);
 }
 
@@ -136,7 +161,10 @@ async fn the_secret_is_shown_once_and_sealed_at_rest() {
     let store = std::fs::read(a.data_dir().join("tundra.redb")).unwrap();
     let raw = hex::decode(&secret).unwrap();
     let found = |needle: &[u8]| store.windows(needle.len()).any(|w| w == needle);
-    assert!(!found(secret.as_bytes()), "the secret's hex is not in the store file");
+    assert!(
+        !found(secret.as_bytes()),
+        "the secret's hex is not in the store file"
+    );
     assert!(!found(&raw), "nor its bytes");
 }
 
@@ -152,7 +180,10 @@ async fn other_teams_get_404_and_members_below_admin_403() {
         (Method::GET, format!("/api/v1/webhooks/{id}/deliveries")),
         (Method::DELETE, format!("/api/v1/webhooks/{id}")),
         (Method::POST, format!("/api/v1/webhooks/{id}/test")),
-        (Method::POST, format!("/api/v1/webhooks/{id}/deliveries/{did}/retry")),
+        (
+            Method::POST,
+            format!("/api/v1/webhooks/{id}/deliveries/{did}/retry"),
+        ),
     ] {
         let (s, v) = call(&oscar, &a, method.clone(), &path, None).await;
         assert_eq!(s, 404, "{method} {path}: {v}");
@@ -160,7 +191,12 @@ async fn other_teams_get_404_and_members_below_admin_403() {
     let (_, list) = call(&oscar, &a, Method::GET, "/api/v1/webhooks", None).await;
     assert!(list["webhooks"].as_array().unwrap().is_empty());
     let denied = records(&a, "access.denied");
-    assert!(denied.iter().any(|r| r["target"] == format!("webhook:{id}")), "{denied:?}");
+    assert!(
+        denied
+            .iter()
+            .any(|r| r["target"] == format!("webhook:{id}")),
+        "{denied:?}"
+    );
     assert_eq!(stored_webhooks(&a), 1);
 
     for who in ["otto@example.com", "vera@example.com"] {
@@ -169,10 +205,24 @@ async fn other_teams_get_404_and_members_below_admin_403() {
         assert_eq!(s, 403, "{who}");
         let (s, _) = create(&b, &a, "https://93.184.216.34/in", &["command.*"]).await;
         assert_eq!(s, 403, "{who}");
-        let (s, _) = call(&b, &a, Method::DELETE, &format!("/api/v1/webhooks/{id}"), None).await;
+        let (s, _) = call(
+            &b,
+            &a,
+            Method::DELETE,
+            &format!("/api/v1/webhooks/{id}"),
+            None,
+        )
+        .await;
         assert_eq!(s, 403, "{who}");
     }
-    let (s, _) = call(&ada, &a, Method::DELETE, &format!("/api/v1/webhooks/{id}"), None).await;
+    let (s, _) = call(
+        &ada,
+        &a,
+        Method::DELETE,
+        &format!("/api/v1/webhooks/{id}"),
+        None,
+    )
+    .await;
     assert_eq!(s, 204);
     assert_eq!(stored_webhooks(&a), 0);
     assert_eq!(records(&a, "webhook.deleted").len(), 1);
