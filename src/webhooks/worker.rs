@@ -27,6 +27,8 @@ use crate::store::Table;
 const EVERY: Duration = Duration::from_secs(5);
 /// Deliveries one look takes at most (the next look continues).
 const BATCH: usize = 64;
+/// Attempts one pass makes at the same time.
+const PARALLEL: usize = 8;
 /// Attempts kept in a delivery's log (older ones are dropped; numbering continues).
 const KEEP_ATTEMPTS: usize = 100;
 /// The event name of a test delivery.
@@ -71,13 +73,17 @@ impl Webhooks {
             let me = Arc::clone(self);
             let due = blocking(move || me.due(now)).await?;
             let full = due.len() == BATCH;
+            // A few at a time, so one slow receiver does not hold up every other team's.
+            let mut running = tokio::task::JoinSet::new();
             for (d, w) in due {
-                report.attempted += 1;
-                match self.attempt(d, w).await? {
-                    Some(DeliveryState::Delivered) => report.delivered += 1,
-                    Some(DeliveryState::Dead) => report.dead += 1,
-                    _ => {}
+                while running.len() >= PARALLEL {
+                    count(&mut report, running.join_next().await)?;
                 }
+                let me = Arc::clone(self);
+                running.spawn(async move { me.attempt(d, w).await });
+            }
+            while !running.is_empty() {
+                count(&mut report, running.join_next().await)?;
             }
             if !full {
                 return Ok(report);
@@ -305,6 +311,22 @@ impl Webhooks {
         self.wake();
         Ok(d)
     }
+}
+
+type Joined = Option<Result<Result<Option<DeliveryState>, WebhookError>, tokio::task::JoinError>>;
+
+/// Adds one finished attempt to `report`.
+fn count(report: &mut DeliveryReport, joined: Joined) -> Result<(), WebhookError> {
+    let Some(joined) = joined else {
+        return Ok(());
+    };
+    report.attempted += 1;
+    match joined.map_err(|e| WebhookError::Task(e.to_string()))?? {
+        Some(DeliveryState::Delivered) => report.delivered += 1,
+        Some(DeliveryState::Dead) => report.dead += 1,
+        _ => {}
+    }
+    Ok(())
 }
 
 async fn blocking<T: Send + 'static>(
