@@ -178,3 +178,20 @@ async fn a_test_delivery_goes_to_that_webhook_only_whatever_its_filter() {
     assert!(other.seen().is_empty());
     assert_eq!(attempts(&ada, &a, &id, 1).await["state"], "delivered");
 }
+
+#[tokio::test]
+async fn a_redirect_is_a_failed_attempt_not_followed() {
+    let r = Receiver::start("302,200").await;
+    let a = appliance_for(&r, |_| {}).await;
+    let ada = login(&a, "ada@example.com").await;
+    let id = create_for(&ada, &a, &r).await;
+    approve_script(&ada, &a, "hello").await;
+    let first = attempts(&ada, &a, &id, 1).await;
+    assert_eq!(statuses(&first), [302]);
+    let error = first["attempts"][0]["error"].as_str().unwrap();
+    assert!(error.contains("redirects are not followed"), "{error}");
+    assert_eq!(first["state"], "pending");
+    advance_and_deliver(&a, 10).await;
+    assert_eq!(attempts(&ada, &a, &id, 2).await["state"], "delivered");
+    assert_eq!(r.seen().len(), 2);
+}
