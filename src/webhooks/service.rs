@@ -216,13 +216,15 @@ impl Webhooks {
                     "a team may have at most {MAX_WEBHOOKS} webhooks"
                 )));
             }
-            tx.put_row(Table::Webhooks, &webhook_key(&row.team, &row.id), &row)?;
             let event = AuditEvent::WebhookCreated {
                 webhook: row.id.clone(),
                 url: row.url.clone(),
                 events: row.events.clone(),
             };
+            // Recorded before the row exists, so the new webhook is not sent its own
+            // creation (its receiver has not been given the secret yet); others are.
             self.audit.append(tx, ctx, &event)?;
+            tx.put_row(Table::Webhooks, &webhook_key(&row.team, &row.id), &row)?;
             Ok::<_, WebhookError>(())
         })?;
         Ok(CreatedWebhook {

@@ -195,3 +195,22 @@ async fn a_redirect_is_a_failed_attempt_not_followed() {
     assert_eq!(attempts(&ada, &a, &id, 2).await["state"], "delivered");
     assert_eq!(r.seen().len(), 2);
 }
+
+#[tokio::test]
+async fn a_new_webhook_is_not_sent_its_own_creation_but_others_are() {
+    let r = Receiver::start("200").await;
+    let a = appliance_for(&r, |_| {}).await;
+    let ada = login(&a, "ada@example.com").await;
+    let (s, v) = super::create(&ada, &a, &r.url(), &["webhook.*"]).await;
+    assert_eq!(s, 201, "{v}");
+    r.set_secret(v["secret"].as_str().unwrap());
+    let first = v["id"].as_str().unwrap().to_string();
+    let (s, v) = super::create(&ada, &a, "https://localhost:9/other", &["command.*"]).await;
+    assert_eq!(s, 201, "{v}");
+    let got = eventually(|| r.seen().pop()).await;
+    assert_eq!(got["event"], "webhook.created");
+    assert_eq!(got["body"]["record"]["detail"]["webhook"], v["id"]);
+    assert_eq!(got["valid"], true);
+    let own = log(&ada, &a, &first).await;
+    assert_eq!(own["deliveries"].as_array().unwrap().len(), 1, "{own}");
+}
