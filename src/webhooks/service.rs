@@ -178,8 +178,12 @@ impl Webhooks {
         let url = url.trim().to_string();
         let parsed = target::parse(&url).map_err(|m| WebhookError::invalid("url", m))?;
         let events = filter::parse(events).map_err(|m| WebhookError::invalid("events", m))?;
-        target::resolve(self.settings.rules, &parsed)
+        let timeout = self.settings.timeout;
+        tokio::time::timeout(timeout, target::resolve(self.settings.rules, &parsed))
             .await
+            .map_err(|_| {
+                WebhookError::invalid("url", format!("{} did not resolve in time", parsed.host))
+            })?
             .map_err(|m| WebhookError::invalid("url", m))?;
         let (me, p, ctx) = (Arc::clone(self), p.clone(), ctx.clone());
         tokio::task::spawn_blocking(move || me.insert(&p, &ctx, url, events))
