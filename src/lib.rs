@@ -17,6 +17,7 @@
 //! | 2 | [`audit`] | the chained, signed audit log: append, export, head, offline verify |
 //! | 2 | [`identity`] | teams, users, memberships and roles (logins and sessions to come) |
 //! | 2 | [`fleet`] | the internal agent CA |
+//! | 3 | [`webhooks`] | per-team signed webhooks: the outbox the audit hook writes, SSRF-checked delivery with retries, the delivery log |
 //! | 4 | [`web`] | HTTPS/HTTP listeners, TLS, security headers, limits, error rendering (no features) |
 //! | 4 | [`panel`] | server-rendered pages and embedded assets |
 //! | 4 | [`api`] | JSON endpoints |
@@ -45,3 +46,4 @@ pub mod proto;
 pub mod rendezvous;
 pub mod store;
 pub mod web;
+pub mod webhooks;

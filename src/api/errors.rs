@@ -134,3 +134,34 @@ pub async fn commands_blocking<T: Send + 'static>(
         .map_err(HttpError::internal)?
         .map_err(command)
 }
+
+/// Maps a webhook error to its HTTP answer.
+pub fn webhook(e: crate::webhooks::WebhookError) -> HttpError {
+    use crate::webhooks::WebhookError as E;
+    match e {
+        E::Invalid { field, message } => HttpError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("{field}: {message}"),
+        ),
+        E::NotFound => HttpError::not_found(),
+        E::Forbidden(m) => HttpError::new(StatusCode::FORBIDDEN, "forbidden", m),
+        E::Conflict(m) => HttpError::new(StatusCode::CONFLICT, "conflict", m),
+        E::Identity(e) => identity(e),
+        e @ (E::Audit(_) | E::Store(_) | E::Task(_)) => HttpError::internal(e),
+    }
+}
+
+/// Runs webhook work off the async threads and maps its error to an API answer.
+pub async fn webhooks_blocking<T: Send + 'static>(
+    api: &super::ApiState,
+    f: impl FnOnce(&crate::webhooks::Webhooks) -> Result<T, crate::webhooks::WebhookError>
+        + Send
+        + 'static,
+) -> Result<T, HttpError> {
+    let service = std::sync::Arc::clone(&api.webhooks);
+    tokio::task::spawn_blocking(move || f(&service))
+        .await
+        .map_err(HttpError::internal)?
+        .map_err(webhook)
+}

@@ -18,6 +18,7 @@ mod registration_tokens;
 mod scripts;
 mod tokens;
 mod users;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -33,6 +34,7 @@ use crate::commands::Commands;
 use crate::fleet::Fleet;
 use crate::identity::Identity;
 use crate::rendezvous::Hub;
+use crate::webhooks::Webhooks;
 
 /// What the API handlers use.
 pub struct ApiState {
@@ -44,6 +46,8 @@ pub struct ApiState {
     pub hub: Arc<Hub>,
     /// The command pipeline.
     pub commands: Arc<Commands>,
+    /// Per-team webhooks.
+    pub webhooks: Arc<Webhooks>,
     /// The clock.
     pub clock: SharedClock,
     /// The public origin agents enroll with (`--server` of the enroll command).
@@ -131,6 +135,11 @@ pub fn routes(state: Arc<ApiState>) -> Router {
         .routes(routes!(audit_log::export))
         .routes(routes!(audit_log::head, audit_log::publish))
         .routes(routes!(audit_log::pubkey))
+        .routes(routes!(webhooks::list, webhooks::create))
+        .routes(routes!(webhooks::delete))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::test))
+        .routes(routes!(webhooks::retry))
         .with_state(state)
         .split_for_parts();
     let document = Arc::new(openapi.to_pretty_json().unwrap_or_default());

@@ -14,6 +14,7 @@ use crate::fleet::{Fleet, FleetSettings};
 use crate::identity::Identity;
 use crate::policy::ThrottleConfig;
 use crate::store::Store;
+use crate::webhooks::{TargetRules, WebhookSettings, Webhooks};
 
 /// Whether opening may create what is missing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +43,8 @@ pub struct Core {
     pub identity: Arc<Identity>,
     /// Registration tokens, agents and their history.
     pub fleet: Arc<Fleet>,
+    /// Per-team webhooks; its outbox is the audit log's append hook.
+    pub webhooks: Arc<Webhooks>,
     /// The clock.
     pub clock: SharedClock,
     /// What init found or made (fingerprints, public key).
@@ -91,7 +94,18 @@ impl Core {
             },
         )
         .map_err(|e| InitError::Fleet(e.to_string()))?;
+        let webhooks = Webhooks::new(
+            Arc::clone(&store),
+            Arc::clone(&audit),
+            clock.clone(),
+            &opened.master,
+            opened.key_version,
+            webhook_settings(&config)?,
+        )
+        .map_err(|e| InitError::Webhooks(e.to_string()))?;
+        audit.set_hook(webhooks.outbox());
         Ok(Self {
+            webhooks,
             fleet: Arc::new(fleet),
             config,
             dir,
@@ -104,6 +118,24 @@ impl Core {
             report: opened.report,
         })
     }
+}
+
+/// The webhook service's settings from the config's `webhook_*` keys.
+fn webhook_settings(c: &Config) -> Result<WebhookSettings, InitError> {
+    let extra_roots = match &c.webhook_ca_file {
+        Some(path) => crate::config::webhook_roots(path)
+            .map_err(|m| InitError::Webhooks(format!("webhook_ca_file: {m}")))?,
+        None => Vec::new(),
+    };
+    Ok(WebhookSettings {
+        rules: TargetRules {
+            allow_loopback_http: c.webhook_allow_loopback_http,
+            allow_private: c.webhook_allow_private_targets,
+        },
+        timeout: std::time::Duration::from_secs(c.webhook_timeout_secs),
+        max_attempts: c.webhook_max_attempts,
+        extra_roots,
+    })
 }
 
 /// The login throttle's settings from the config's flat `login_*` keys.

@@ -54,6 +54,8 @@ pub enum InitError {
     MasterKey(#[from] MasterKeyError),
     #[error("fleet: {0}")]
     Fleet(String),
+    #[error("webhooks: {0}")]
+    Webhooks(String),
     #[error(
         "master key file {key} is missing but the store {store} exists: without the key the \
          store's secrets cannot be read; fix: restore the master key from your offline copy"

@@ -162,6 +162,7 @@ async fn run_until(
         commands: Arc::clone(&commands),
         enroll_server: config.public_origin(),
         security: checks.clone(),
+        webhooks: Arc::clone(&core.webhooks),
     });
     let https_policy = Arc::new(WebPolicy {
         allowed_hosts: Some(
@@ -178,6 +179,7 @@ async fn run_until(
         fleet: Arc::clone(&core.fleet),
         hub: Arc::clone(&hub),
         commands: Arc::clone(&commands),
+        webhooks: Arc::clone(&core.webhooks),
         clock: core.clock.clone(),
         enroll_server: config.public_origin(),
     });
@@ -263,6 +265,10 @@ async fn run_until(
         )),
         tokio::spawn(commands::schedule(Arc::clone(&commands), stop_rx.clone())),
         tokio::spawn(Arc::clone(&upkeep).run(stop_rx.clone())),
+        tokio::spawn(crate::webhooks::schedule(
+            Arc::clone(&core.webhooks),
+            stop_rx.clone(),
+        )),
         tokio::spawn(fleet_upkeep(Arc::clone(&core), Arc::clone(&hub), stop_rx)),
     ];
     let revocations = tokio::spawn(Arc::clone(&hub).follow_revocations());

@@ -464,6 +464,42 @@ pub enum AuditEvent {
         /// RFC 3339 end of the window.
         to: String,
     },
+    /// An owner or admin added a webhook (its secret is never recorded).
+    #[serde(rename = "webhook.created")]
+    WebhookCreated {
+        /// The webhook's id.
+        webhook: String,
+        /// Where it delivers.
+        url: String,
+        /// The action patterns it delivers.
+        events: Vec<String>,
+    },
+    /// A webhook was deleted, with the deliveries it still had pending.
+    #[serde(rename = "webhook.deleted")]
+    WebhookDeleted {
+        /// The webhook's id.
+        webhook: String,
+        /// Where it delivered.
+        url: String,
+        /// Pending deliveries dropped with it.
+        dropped: u64,
+    },
+    /// A test delivery was queued for one webhook.
+    #[serde(rename = "webhook.test_sent")]
+    WebhookTestSent {
+        /// The webhook's id.
+        webhook: String,
+        /// The test delivery's id.
+        delivery: String,
+    },
+    /// A dead-lettered delivery was queued again.
+    #[serde(rename = "webhook.delivery_retried")]
+    WebhookDeliveryRetried {
+        /// The webhook's id.
+        webhook: String,
+        /// The delivery's id.
+        delivery: String,
+    },
 }
 
 impl AuditEvent {
@@ -533,6 +569,12 @@ impl AuditEvent {
                 Some("audit_log".into())
             }
             AuditEvent::DenialsSuppressed { source, .. } => Some(source.clone()),
+            AuditEvent::WebhookCreated { webhook, .. }
+            | AuditEvent::WebhookDeleted { webhook, .. }
+            | AuditEvent::WebhookTestSent { webhook, .. }
+            | AuditEvent::WebhookDeliveryRetried { webhook, .. } => {
+                Some(format!("webhook:{webhook}"))
+            }
         }
     }
 

@@ -10,6 +10,7 @@
 //!
 //! This module never decides whether an action is allowed; it records what callers did.
 
+mod actions;
 mod archive;
 mod context;
 mod event;
@@ -23,6 +24,7 @@ mod team_chain;
 mod verify;
 mod verify_team;
 
+pub use actions::{is_action, ACTIONS};
 pub use archive::{summarize, ArchiveSummary};
 pub use context::AuditContext;
 pub use event::AuditEvent;

@@ -55,7 +55,18 @@ pub const KEYS: &[(&str, Kind)] = &[
     ("command_output_max_bytes", Kind::Int),
     ("command_queue_ttl_secs", Kind::Int),
     ("command_default_timeout_secs", Kind::Int),
+    ("webhook_allow_loopback_http", Kind::Bool),
+    ("webhook_allow_private_targets", Kind::Bool),
+    ("webhook_timeout_secs", Kind::Int),
+    ("webhook_max_attempts", Kind::Int),
+    ("webhook_ca_file", Kind::Str),
 ];
+
+/// Variables that name a key other than their suffix (the names issues and docs used).
+pub const ALIASES: &[(&str, &str)] = &[(
+    "TUNDRA_WEBHOOKS_ALLOW_LOOPBACK_HTTP",
+    "webhook_allow_loopback_http",
+)];
 
 /// `TUNDRA_*` variables that are not config keys but are read elsewhere.
 pub const NON_CONFIG_ENV: &[&str] = &[
@@ -77,7 +88,10 @@ pub(super) fn overlay(
         if NON_CONFIG_ENV.contains(&var.as_str()) {
             continue;
         }
-        let key = suffix.to_ascii_lowercase();
+        let key = match ALIASES.iter().find(|(v, _)| *v == var) {
+            Some((_, key)) => (*key).to_string(),
+            None => suffix.to_ascii_lowercase(),
+        };
         let Some((_, kind)) = KEYS.iter().find(|(k, _)| *k == key) else {
             return Err(ConfigError::UnknownEnv { var, key });
         };

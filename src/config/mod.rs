@@ -3,6 +3,7 @@
 //! never silently ignored.
 
 mod env;
+mod webhook;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -10,7 +11,8 @@ use std::path::{Path, PathBuf};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-pub use env::{Kind, KEYS, NON_CONFIG_ENV};
+pub use env::{Kind, ALIASES, KEYS, NON_CONFIG_ENV};
+pub use webhook::{webhook_roots, MAX_WEBHOOK_ATTEMPTS, MAX_WEBHOOK_TIMEOUT_SECS};
 
 /// The most output one command may keep, whatever the config says.
 pub const MAX_COMMAND_OUTPUT_BYTES: u64 = 16 * 1024 * 1024;
@@ -101,6 +103,21 @@ pub struct Config {
     pub command_queue_ttl_secs: u64,
     /// Seconds a command may run when the request names no `timeout_s`.
     pub command_default_timeout_secs: u32,
+    /// Webhooks may use `http://` to a loopback address (a receiver on the appliance's own
+    /// host); every other webhook must use `https://`. Env alias:
+    /// `TUNDRA_WEBHOOKS_ALLOW_LOOPBACK_HTTP`.
+    pub webhook_allow_loopback_http: bool,
+    /// Webhooks may target private, loopback and link-local addresses (RFC 1918, CGNAT,
+    /// ULA, 169.254/16 …). Off by default: a webhook is a request the appliance makes on a
+    /// team's behalf and must not reach its internal network.
+    pub webhook_allow_private_targets: bool,
+    /// Seconds one webhook delivery attempt may take (connect, TLS, answer).
+    pub webhook_timeout_secs: u64,
+    /// Attempts per delivery (with exponential backoff) before it is dead-lettered.
+    pub webhook_max_attempts: u32,
+    /// PEM file of extra root certificates webhook receivers may chain to (a private CA),
+    /// trusted besides the system's roots.
+    pub webhook_ca_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -146,6 +163,11 @@ impl Default for Config {
             command_output_max_bytes: 1024 * 1024,
             command_queue_ttl_secs: 3600,
             command_default_timeout_secs: 300,
+            webhook_allow_loopback_http: false,
+            webhook_allow_private_targets: false,
+            webhook_timeout_secs: 10,
+            webhook_max_attempts: 8,
+            webhook_ca_file: None,
         }
     }
 }
@@ -278,6 +300,8 @@ impl Config {
                 "command_default_timeout_secs",
                 u64::from(self.command_default_timeout_secs),
             ),
+            ("webhook_timeout_secs", self.webhook_timeout_secs),
+            ("webhook_max_attempts", u64::from(self.webhook_max_attempts)),
         ] {
             if v == 0 {
                 return invalid(key, "must be greater than 0".into());
@@ -301,6 +325,7 @@ impl Config {
                 format!("must be at most {MAX_COMMAND_TIMEOUT_SECS} (one day)"),
             );
         }
+        webhook::validate(self)?;
         Ok(())
     }
 

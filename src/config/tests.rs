@@ -156,3 +156,62 @@ fn served_names_include_loopback() {
         ]
     );
 }
+
+#[test]
+fn webhook_keys_have_safe_defaults_and_the_issue_alias() {
+    let c = Config::load(None, vars(&[])).unwrap();
+    assert!(!c.webhook_allow_loopback_http);
+    assert!(!c.webhook_allow_private_targets);
+    assert_eq!(c.webhook_timeout_secs, 10);
+    assert_eq!(c.webhook_max_attempts, 8);
+    assert_eq!(c.webhook_ca_file, None);
+    for var in [
+        "TUNDRA_WEBHOOKS_ALLOW_LOOPBACK_HTTP",
+        "TUNDRA_WEBHOOK_ALLOW_LOOPBACK_HTTP",
+    ] {
+        let c = Config::load(None, vars(&[(var, "true")])).unwrap();
+        assert!(c.webhook_allow_loopback_http, "{var}");
+    }
+    let c = Config::load(
+        None,
+        vars(&[("TUNDRA_WEBHOOK_ALLOW_PRIVATE_TARGETS", "true")]),
+    )
+    .unwrap();
+    assert!(c.webhook_allow_private_targets);
+}
+
+#[test]
+fn bad_webhook_values_are_named() {
+    let not_pem = write("hello\n");
+    let not_pem = not_pem.path().to_str().unwrap().to_string();
+    for (var, value, needle) in [
+        (
+            "TUNDRA_WEBHOOKS_ALLOW_LOOPBACK_HTTP",
+            "yes",
+            "TUNDRA_WEBHOOKS_ALLOW_LOOPBACK_HTTP",
+        ),
+        ("TUNDRA_WEBHOOK_TIMEOUT_SECS", "0", "webhook_timeout_secs"),
+        (
+            "TUNDRA_WEBHOOK_TIMEOUT_SECS",
+            "9999",
+            "webhook_timeout_secs",
+        ),
+        ("TUNDRA_WEBHOOK_MAX_ATTEMPTS", "0", "webhook_max_attempts"),
+        ("TUNDRA_WEBHOOK_MAX_ATTEMPTS", "500", "webhook_max_attempts"),
+        (
+            "TUNDRA_WEBHOOK_CA_FILE",
+            "/nonexistent/ca.pem",
+            "webhook_ca_file",
+        ),
+        (
+            "TUNDRA_WEBHOOK_CA_FILE",
+            not_pem.as_str(),
+            "webhook_ca_file",
+        ),
+    ] {
+        let err = Config::load(None, vars(&[(var, value)]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(needle), "{var}={value}: {err}");
+    }
+}

@@ -28,6 +28,9 @@ mod session;
 mod stages;
 mod templates;
 mod tokens;
+mod webhook_page;
+mod webhook_view;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -66,6 +69,8 @@ pub struct Panel {
     pub enroll_server: String,
     /// The appliance's security self-check (the security page).
     pub security: Arc<dyn SecurityChecks>,
+    /// Per-team webhooks.
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
 }
 
 /// The panel's routes.
@@ -117,6 +122,14 @@ pub fn routes(panel: Arc<Panel>) -> Router {
         .route("/audit/pubkey", get(audit::pubkey))
         .route("/enroll", get(enroll::show).post(enroll::create))
         .route("/enroll/{id}/revoke", post(enroll::revoke))
+        .route("/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/webhooks/{id}", get(webhook_page::show))
+        .route("/webhooks/{id}/delete", post(webhooks::delete))
+        .route("/webhooks/{id}/test", post(webhook_page::test))
+        .route(
+            "/webhooks/{id}/deliveries/{delivery}/retry",
+            post(webhook_page::retry),
+        )
         .route("/security", get(security::show))
         .route("/security/run", post(security::run))
         .route("/logout", post(session::logout))
@@ -171,5 +184,6 @@ pub(crate) async fn nav(
         email => p.email(), role => p.role().as_str(), team => p.team().0.clone(),
         needs_two_factor => p.needs_two_factor(), section, waiting,
         can_security => crate::policy::allows(p.role(), crate::policy::Action::SecurityChecks),
+        can_webhooks => crate::policy::allows(p.role(), crate::policy::Action::ManageFleet),
     }
 }

@@ -40,7 +40,7 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         to: 6,
-        what: "published audit heads",
+        what: "webhooks, their outbox and delivery log; published audit heads",
         run: |_| Ok(()),
     },
 ];

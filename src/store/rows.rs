@@ -63,6 +63,14 @@ pub enum Table {
     Scripts,
     /// Team id → the team's last published signed audit head.
     PublishedHeads,
+    /// `team_id/webhook_id` → a webhook (its secret sealed).
+    Webhooks,
+    /// `team_id/webhook_id/delivery_id` → one delivery with its attempt log (delivery ids
+    /// sort by creation, so a webhook's log reads oldest first).
+    WebhookDeliveries,
+    /// `due ms (zero-padded)/team_id/webhook_id/delivery_id` → nothing: the outbox of
+    /// deliveries still to attempt, soonest first.
+    WebhookOutbox,
 }
 
 impl Table {
@@ -94,6 +102,9 @@ impl Table {
         Table::TeamPolicies,
         Table::Scripts,
         Table::PublishedHeads,
+        Table::Webhooks,
+        Table::WebhookDeliveries,
+        Table::WebhookOutbox,
     ];
 
     fn def(self) -> TableDefinition<'static, &'static str, &'static [u8]> {
@@ -124,6 +135,9 @@ impl Table {
             Table::TeamPolicies => "team_policies",
             Table::Scripts => "scripts",
             Table::PublishedHeads => "audit_published_heads",
+            Table::Webhooks => "webhooks",
+            Table::WebhookDeliveries => "webhook_deliveries",
+            Table::WebhookOutbox => "webhook_outbox",
         })
     }
 }

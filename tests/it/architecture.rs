@@ -20,6 +20,7 @@ const ROWS: &[(&str, u8)] = &[
     ("rendezvous", 3),
     ("relay", 3),
     ("commands", 3),
+    ("webhooks", 3),
     ("web", 4),
     ("panel", 4),
     ("api", 4),

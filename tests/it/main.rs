@@ -39,3 +39,4 @@ mod tls;
 mod token_scope;
 mod two_factor;
 mod users_api;
+mod webhooks;
