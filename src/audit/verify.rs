@@ -12,7 +12,7 @@ use crate::crypto::{sign::signature_from_hex, PublicKey};
 use super::head::SignedHead;
 use super::record::{decode32, Record, GENESIS_HASH, RECORD_DOMAIN};
 
-const CHUNK: usize = 16_384;
+pub(super) const CHUNK: usize = 16_384;
 /// Signatures per batch equation: large batches amortize the multiscalar multiplication.
 const BATCH: usize = 1024;
 
@@ -250,21 +250,7 @@ pub fn verify_jsonl(
     let mut state = Chain::default();
     let mut lines = input.lines().enumerate();
     loop {
-        let mut raw: Vec<(usize, String)> = Vec::with_capacity(CHUNK);
-        let mut read_error = None;
-        for (i, line) in lines.by_ref() {
-            match line {
-                Ok(t) if t.trim().is_empty() => continue,
-                Ok(t) => raw.push((i + 1, t)),
-                Err(e) => {
-                    read_error = Some(fail(None, i + 1, Problem::Malformed(e.to_string())));
-                    break;
-                }
-            }
-            if raw.len() == CHUNK {
-                break;
-            }
-        }
+        let (raw, read_error) = read_chunk(&mut lines);
         let full = raw.len() == CHUNK;
         // Parsing, hashing and signature checks are independent per record: spread them over
         // every core. Only the links between records are checked in order.
@@ -276,20 +262,52 @@ pub fn verify_jsonl(
                 break;
             }
         }
-        match (bad_sig, structural) {
-            (Some(q), Some((p, _))) if q <= p => return Err(sig_failure(&items[q])),
-            (Some(q), None) => return Err(sig_failure(&items[q])),
-            (_, Some((_, f))) => return Err(f),
-            (None, None) => {}
-        }
-        if let Some(f) = read_error {
-            return Err(f);
-        }
+        first_failure(&items, bad_sig, structural, read_error)?;
         if !full {
             break;
         }
     }
     state.finish(head)
+}
+
+/// Up to [`CHUNK`] non-blank lines with their 1-based numbers; a read error ends the chunk and
+/// comes back beside it (reported after the lines read before it).
+pub(super) fn read_chunk(
+    lines: &mut impl Iterator<Item = (usize, std::io::Result<String>)>,
+) -> (Vec<(usize, String)>, Option<VerifyFailure>) {
+    let mut raw = Vec::with_capacity(CHUNK);
+    for (i, line) in lines.by_ref() {
+        match line {
+            Ok(t) if t.trim().is_empty() => continue,
+            Ok(t) => raw.push((i + 1, t)),
+            Err(e) => {
+                return (
+                    raw,
+                    Some(fail(None, i + 1, Problem::Malformed(e.to_string()))),
+                )
+            }
+        }
+        if raw.len() == CHUNK {
+            break;
+        }
+    }
+    (raw, None)
+}
+
+/// The first thing wrong in a checked chunk, in file order: a bad signature at or before the
+/// first broken link wins, then the link, then a read error after the chunk's lines.
+pub(super) fn first_failure(
+    items: &[Item],
+    bad_sig: Option<usize>,
+    structural: Option<(usize, VerifyFailure)>,
+    read_error: Option<VerifyFailure>,
+) -> Result<(), VerifyFailure> {
+    match (bad_sig, structural) {
+        (Some(q), Some((p, _))) if q <= p => Err(sig_failure(&items[q])),
+        (Some(q), None) => Err(sig_failure(&items[q])),
+        (_, Some((_, f))) => Err(f),
+        (None, None) => read_error.map_or(Ok(()), Err),
+    }
 }
 
 pub(super) fn sig_failure(item: &Item) -> VerifyFailure {

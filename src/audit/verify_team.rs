@@ -11,11 +11,10 @@ use std::io::BufRead;
 
 use super::record::GENESIS_HASH;
 use super::team_chain::TeamHead;
-use super::verify::{check_parallel, fail, sig_failure, Checked, Item, Problem, VerifyFailure};
+use super::verify::{
+    check_parallel, fail, first_failure, read_chunk, Checked, Item, Problem, VerifyFailure, CHUNK,
+};
 use crate::crypto::PublicKey;
-
-/// Lines checked per chunk.
-const CHUNK: usize = 16_384;
 
 /// What a successful verification of a team's export covered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,21 +65,7 @@ pub fn verify_team_jsonl(
     let mut state = TeamChain::default();
     let mut lines = input.lines().enumerate();
     loop {
-        let mut raw = Vec::with_capacity(CHUNK);
-        let mut read_error = None;
-        for (i, line) in lines.by_ref() {
-            match line {
-                Ok(t) if t.trim().is_empty() => continue,
-                Ok(t) => raw.push((i + 1, t)),
-                Err(e) => {
-                    read_error = Some(fail(None, i + 1, Problem::Malformed(e.to_string())));
-                    break;
-                }
-            }
-            if raw.len() == CHUNK {
-                break;
-            }
-        }
+        let (raw, read_error) = read_chunk(&mut lines);
         let full = raw.len() == CHUNK;
         let (items, bad_sig) = check_parallel(&raw, key, threads);
         let mut structural = None;
@@ -90,15 +75,7 @@ pub fn verify_team_jsonl(
                 break;
             }
         }
-        match (bad_sig, structural) {
-            (Some(q), Some((p, _))) if q <= p => return Err(sig_failure(&items[q])),
-            (Some(q), None) => return Err(sig_failure(&items[q])),
-            (_, Some((_, f))) => return Err(f),
-            (None, None) => {}
-        }
-        if let Some(f) = read_error {
-            return Err(f);
-        }
+        first_failure(&items, bad_sig, structural, read_error)?;
         if !full {
             break;
         }
