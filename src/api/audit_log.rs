@@ -74,8 +74,8 @@ pub struct PublishedView {
 impl From<PublishedHead> for PublishedView {
     fn from(p: PublishedHead) -> Self {
         Self {
+            record_position: p.record_position(),
             head: p.head,
-            record_position: p.record_position,
             scheduled: p.scheduled,
         }
     }

@@ -25,14 +25,18 @@ use crate::store::{Store, Table};
 pub struct PublishedHead {
     /// The signed head.
     pub head: TeamHead,
-    /// The team position of the `audit.head_published` record that carried it.
-    pub record_position: u64,
-    /// The appliance-wide seq of that record.
-    pub record_seq: u64,
     /// When it was published (Unix seconds, for the schedule).
     pub published_unix: i64,
     /// Whether the schedule published it.
     pub scheduled: bool,
+}
+
+impl PublishedHead {
+    /// The team position of the `audit.head_published` record that carried the head: the
+    /// one right after the head's (both are written in one transaction).
+    pub fn record_position(&self) -> u64 {
+        self.head.team_seq + 1
+    }
 }
 
 impl AuditLog {
@@ -56,11 +60,9 @@ impl AuditLog {
                 head: head.clone(),
                 scheduled,
             };
-            let record = self.append(tx, &ctx, &event)?;
+            self.append(tx, &ctx, &event)?;
             let published = PublishedHead {
                 head,
-                record_position: record.team_seq.unwrap_or(0),
-                record_seq: record.seq,
                 published_unix: self.now().unix_timestamp(),
                 scheduled,
             };
@@ -86,7 +88,7 @@ impl AuditLog {
                 let is_due = match last {
                     None => position > 0,
                     Some(p) => {
-                        position > p.record_position
+                        position > p.record_position()
                             && now.saturating_sub(p.published_unix) >= interval
                     }
                 };
@@ -147,7 +149,12 @@ mod tests {
         let first = log.publish_due_heads(&store, 3600).unwrap();
         assert_eq!(first.len(), 1);
         assert_eq!(first[0].head.team_seq, 2);
-        assert_eq!(first[0].record_position, 3);
+        assert_eq!(first[0].record_position(), 3);
+        let carrier: crate::audit::Record = store
+            .read(|tx| crate::audit::team_export_page(tx, &TeamId("a".into()), 2, 1))
+            .map(|page| serde_json::from_str(&page[0].1).unwrap())
+            .unwrap();
+        assert_eq!(carrier.action, "audit.head_published");
         first[0].head.verify(&log.public_key()).unwrap();
         // Nothing moved but the publication itself: nothing is due, however late.
         clock.advance(time::Duration::hours(5));

@@ -184,7 +184,7 @@ pub async fn show(
     let published = published.map(|ph| {
         minijinja::context! {
             team_seq => ph.head.team_seq, hash => &ph.head.hash, ts => &ph.head.ts,
-            scheduled => ph.scheduled, record_position => ph.record_position,
+            scheduled => ph.scheduled, record_position => ph.record_position(),
             json => serde_json::to_string(&ph.head).unwrap_or_default(),
         }
     });
