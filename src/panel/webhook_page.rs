@@ -79,6 +79,28 @@ pub async fn show(
     .await
 }
 
+/// Back to the webhook's page with `done` after an action, or the page with the refusal.
+async fn finish<T>(
+    panel: &Arc<Panel>,
+    who: (Principal, SocketAddr, String),
+    csrf: &str,
+    id: String,
+    outcome: Result<T, crate::webhooks::WebhookError>,
+    done: &str,
+) -> Result<Response, HttpError> {
+    match outcome {
+        // The id was checked by the lookup, so it is safe in a redirect.
+        Ok(_) if is_webhook_id(&id) => {
+            Ok(Redirect::to(&format!("/webhooks/{id}?done={done}")).into_response())
+        }
+        Ok(_) => Err(HttpError::not_found()),
+        Err(e) => {
+            let (status, message) = refusal(e)?;
+            render(panel, who, csrf, id, ("", message), status).await
+        }
+    }
+}
+
 /// `POST /webhooks/{id}/test`.
 pub async fn test(
     State(panel): State<Arc<Panel>>,
@@ -90,25 +112,8 @@ pub async fn test(
 ) -> Result<Response, HttpError> {
     let ctx = p.request_context(request_id.clone(), peer);
     let (pp, hook) = (p.clone(), id.clone());
-    match blocking(&panel, move |w| w.send_test(&pp, &ctx, &hook)).await? {
-        // The id was checked by the lookup, so it is safe in a redirect.
-        Ok(_) if is_webhook_id(&id) => {
-            Ok(Redirect::to(&format!("/webhooks/{id}?done=test")).into_response())
-        }
-        Ok(_) => Err(HttpError::not_found()),
-        Err(e) => {
-            let (status, message) = refusal(e)?;
-            render(
-                &panel,
-                (p, peer, request_id),
-                &csrf,
-                id,
-                ("", message),
-                status,
-            )
-            .await
-        }
-    }
+    let outcome = blocking(&panel, move |w| w.send_test(&pp, &ctx, &hook)).await?;
+    finish(&panel, (p, peer, request_id), &csrf, id, outcome, "test").await
 }
 
 /// `POST /webhooks/{id}/deliveries/{delivery}/retry`.
@@ -122,22 +127,6 @@ pub async fn retry(
 ) -> Result<Response, HttpError> {
     let ctx = p.request_context(request_id.clone(), peer);
     let (pp, hook) = (p.clone(), id.clone());
-    match blocking(&panel, move |w| w.retry(&pp, &ctx, &hook, &delivery)).await? {
-        Ok(_) if is_webhook_id(&id) => {
-            Ok(Redirect::to(&format!("/webhooks/{id}?done=retried")).into_response())
-        }
-        Ok(_) => Err(HttpError::not_found()),
-        Err(e) => {
-            let (status, message) = refusal(e)?;
-            render(
-                &panel,
-                (p, peer, request_id),
-                &csrf,
-                id,
-                ("", message),
-                status,
-            )
-            .await
-        }
-    }
+    let outcome = blocking(&panel, move |w| w.retry(&pp, &ctx, &hook, &delivery)).await?;
+    finish(&panel, (p, peer, request_id), &csrf, id, outcome, "retried").await
 }
